@@ -1,0 +1,1 @@
+"""Readers and writers: FITS spectra, light-curve tables, alerts, the dataset store."""

@@ -112,7 +112,7 @@ def make_schema(kind: str, extra_fields: Iterable[pa.Field] = ()) -> pa.Schema:
     --------
     >>> make_schema("spectra").names
     ['object_id', 'label', 'redshift', 'redshift_err', 'wavelength_aa', 'flux', 'ivar', 'mask']
-    """  # noqa: E501
+    """
     _check_kind(kind)
     arrays = [pa.field(n, pa.list_(t)) for n, t in ARRAY_COLUMNS[kind].items()]
     fields = [*_BASE_FIELDS, *extra_fields, *arrays]
@@ -141,7 +141,9 @@ def _to_list_array(values: Any, value_type: pa.DataType, name: str) -> pa.Array:
     offsets = np.zeros(len(parts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     flat_np = np.concatenate(parts) if parts else np.array([])
-    flat = pa.array(flat_np).cast(value_type) if len(flat_np) else pa.array([], value_type)
+    flat = (
+        pa.array(flat_np).cast(value_type) if len(flat_np) else pa.array([], value_type)
+    )
     if offsets[-1] > np.iinfo(np.int32).max:
         raise DataFormatError(f"column {name!r}: more than 2**31 values in one batch")
     return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), flat)
@@ -187,8 +189,7 @@ def table_from_columns(kind: str, columns: Mapping[str, Any]) -> pa.Table:
     missing = [c for c in ("object_id", *array_types) if c not in columns]
     if missing:
         raise DataFormatError(
-            f"{kind} table: missing required column(s) {missing}; "
-            f"got {sorted(columns)}"
+            f"{kind} table: missing required column(s) {missing}; got {sorted(columns)}"
         )
     n = len(columns["object_id"])
     data: dict[str, pa.Array] = {
@@ -209,8 +210,7 @@ def table_from_columns(kind: str, columns: Mapping[str, Any]) -> pa.Table:
     for name, arr in data.items():
         if len(arr) != n:
             raise DataFormatError(
-                f"{kind} table: column {name!r} has {len(arr)} rows, "
-                f"object_id has {n}"
+                f"{kind} table: column {name!r} has {len(arr)} rows, object_id has {n}"
             )
     schema = make_schema(kind, [pa.field(k, data[k].type) for k in extra])
     return pa.Table.from_arrays([data[f.name] for f in schema], schema=schema)
@@ -419,11 +419,15 @@ class StoreWriter:
                 max(self._span[1], first["max"].as_py()),
             ]
         if self.kind == "lightcurves":
-            self._bands |= set(pc.unique(pc.list_flatten(table.column("band"))).to_pylist())
+            self._bands |= set(
+                pc.unique(pc.list_flatten(table.column("band"))).to_pylist()
+            )
 
     def _open_part(self) -> None:
         name = f"part-{len(self._parts):05d}.parquet"
-        self._writer = pq.ParquetWriter(self._tmp / name, self._schema, compression="zstd")
+        self._writer = pq.ParquetWriter(
+            self._tmp / name, self._schema, compression="zstd"
+        )
         self._parts.append({"file": name, "n_rows": 0})
         self._rows_in_part = 0
 
@@ -579,7 +583,9 @@ class Store:
         The parsed manifest.
     """
 
-    def __init__(self, path: Path, manifest: dict[str, Any], parts: list[_Part], schema):
+    def __init__(
+        self, path: Path, manifest: dict[str, Any], parts: list[_Part], schema
+    ):
         self.path = path
         self.manifest = manifest
         self._parts = parts
@@ -589,7 +595,9 @@ class Store:
         self.classes: dict[str, int] = dict(manifest.get("classes", {}))
 
     def __repr__(self) -> str:
-        return f"Store({str(self.path)!r}, kind={self.kind!r}, n_objects={self.n_objects})"
+        return (
+            f"Store({str(self.path)!r}, kind={self.kind!r}, n_objects={self.n_objects})"
+        )
 
     def __len__(self) -> int:
         return self.n_objects
@@ -615,7 +623,9 @@ class Store:
         return [p.path for p in self._parts]
 
     def _read_error(self, part: Path, err: Exception) -> DataFormatError:
-        return DataFormatError(f"{part}: cannot read Parquet data ({err}); the store is damaged")
+        return DataFormatError(
+            f"{part}: cannot read Parquet data ({err}); the store is damaged"
+        )
 
     def iter_batches(
         self, batch_size: int = 4096, columns: Sequence[str] | None = None
@@ -650,14 +660,24 @@ class Store:
         for part in self._parts:
             try:
                 with pq.ParquetFile(part.path) as pf:
-                    for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
+                    for batch in pf.iter_batches(
+                        batch_size=batch_size, columns=columns
+                    ):
                         pending.append(batch)
                         n_pending += batch.num_rows
                         while n_pending >= batch_size:
                             table = pa.Table.from_batches(pending)
-                            yield table.slice(0, batch_size).combine_chunks().to_batches()[0]
+                            yield (
+                                table.slice(0, batch_size)
+                                .combine_chunks()
+                                .to_batches()[0]
+                            )
                             rest = table.slice(batch_size)
-                            pending = rest.combine_chunks().to_batches() if rest.num_rows else []
+                            pending = (
+                                rest.combine_chunks().to_batches()
+                                if rest.num_rows
+                                else []
+                            )
                             n_pending = rest.num_rows
             except (pa.ArrowException, OSError) as e:
                 raise self._read_error(part.path, e) from e
@@ -701,9 +721,13 @@ class Store:
 
     def ids(self) -> np.ndarray:
         """All object ids in store order, as a NumPy array of str."""
-        return self.read(["object_id"]).column("object_id").to_numpy(zero_copy_only=False)
+        return (
+            self.read(["object_id"]).column("object_id").to_numpy(zero_copy_only=False)
+        )
 
-    def take(self, ids: Sequence[str], columns: Sequence[str] | None = None) -> pa.Table:
+    def take(
+        self, ids: Sequence[str], columns: Sequence[str] | None = None
+    ) -> pa.Table:
         """Random access: the rows of the given objects, in the order asked.
 
         Only the row groups that hold the asked ids are read.
@@ -752,14 +776,14 @@ class Store:
         return table.take(pa.array([order[oid] for oid in wanted], pa.int64()))
 
     def get(self, object_id: str):
-        """One object as a :class:`~skysift.data.Spectrum` or :class:`~skysift.data.LightCurve`."""  # noqa: E501
+        """Return one object as a :class:`~skysift.data.Spectrum` or `LightCurve`."""
         from skysift.data.containers import from_row
 
         row = self.take([object_id]).to_pylist()[0]
         return from_row(self.kind, row)
 
     def info(self) -> dict[str, Any]:
-        """A JSON-ready summary: kind, counts, classes, columns, size on disk.
+        """Summarise the store for people and scripts (JSON-ready).
 
         Returns
         -------
@@ -889,7 +913,9 @@ def open_store(path: str | os.PathLike) -> Store:
     for entry in manifest.get("parts", []):
         part_path = path / entry["file"]
         if not part_path.is_file():
-            raise DataFormatError(f"{part_path}: part file missing; the store is incomplete")
+            raise DataFormatError(
+                f"{part_path}: part file missing; the store is incomplete"
+            )
         size = entry.get("size_bytes")
         if size is not None and part_path.stat().st_size != size:
             raise DataFormatError(
