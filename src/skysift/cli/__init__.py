@@ -1,0 +1,1 @@
+"""The ``skysift`` command line: one module per subcommand."""
