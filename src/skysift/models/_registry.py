@@ -196,9 +196,6 @@ def create_model(
     }
     if num_extra_features:
         kwargs["num_extra_features"] = num_extra_features
-    clash = sorted(set(kwargs) & set(overrides))
-    if clash:
-        raise TypeError(f"create_model() got duplicate values for {clash}")
     kwargs.update(overrides)
     return factory(**kwargs)
 
