@@ -276,8 +276,12 @@ def iter_gaussian_line_spectra(
         num_classes=num_classes,
         lines_per_class=lines_per_class,
         wavelength_range_aa=wavelength_range_aa,
-        margin_aa=5 * w_hi
-        + 2 * (wavelength_range_aa[1] - wavelength_range_aa[0]) / num_pixels,
+        # the default margin unless lines are so wide they would leave the grid
+        margin_aa=max(
+            200.0,
+            5 * w_hi
+            + 2 * (wavelength_range_aa[1] - wavelength_range_aa[0]) / num_pixels,
+        ),
         layout_seed=layout_seed,
     )
     names = np.array([f"class_{k}" for k in range(num_classes)])
@@ -380,6 +384,14 @@ def generate_gaussian_line_spectra(n: int, **kwargs: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------
 
 
+def _blur(
+    amplitude: np.ndarray, sigma: np.ndarray, lsf_var: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Amplitude and sigma of a Gaussian line after a Gaussian LSF (flux kept)."""
+    seen = np.sqrt(sigma**2 + lsf_var)
+    return amplitude * sigma / seen, seen
+
+
 def _gauss(wl: np.ndarray, centre: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * ((wl[None, :] - centre[:, None]) / sigma[:, None]) ** 2)
 
@@ -429,23 +441,27 @@ def iter_halpha_spectra(
         centre = rest * (1.0 + rng.uniform(-100.0, 100.0, m) / _C_KM_S)
         profile = 1.0 + rng.uniform(-0.1, 0.1, m)[:, None] * x[None, :]
         emission, absorption, double = labels == 0, labels == 1, labels == 2
-        amp = rng.uniform(0.3, 3.0, m)
-        sig = np.sqrt(rng.uniform(0.8, 3.0, m) ** 2 + lsf_var)
+        # Amplitudes are intrinsic; blurring keeps the line flux, so the seen
+        # peak drops by sigma_intrinsic / sigma_seen.
+        amp, sig = _blur(rng.uniform(0.3, 3.0, m), rng.uniform(0.8, 3.0, m), lsf_var)
         profile[emission] += amp[emission, None] * _gauss(
             wl, centre[emission], sig[emission]
         )
-        depth = rng.uniform(0.2, 0.7, m)
-        sig_abs = np.sqrt(rng.uniform(3.0, 10.0, m) ** 2 + lsf_var)
+        depth, sig_abs = _blur(
+            rng.uniform(0.2, 0.7, m), rng.uniform(3.0, 10.0, m), lsf_var
+        )
         profile[absorption] -= depth[absorption, None] * _gauss(
             wl, centre[absorption], sig_abs[absorption]
         )
         # Double peak (Be-star disc): two emission peaks split by 3-10 AA,
         # narrow enough that the central dip shows, with a random V/R ratio.
         sep = rng.uniform(3.0, 10.0, m)
-        sig_dp = np.sqrt((sep * rng.uniform(0.15, 0.3, m)) ** 2 + lsf_var)
+        amp_dp, sig_dp = _blur(
+            rng.uniform(0.3, 2.0, m), sep * rng.uniform(0.15, 0.3, m), lsf_var
+        )
         ratio = rng.uniform(0.6, 1.4, m)
         for side, scale in ((-0.5, 1.0), (0.5, ratio)):
-            a = (amp * scale)[double, None]
+            a = (amp_dp * scale)[double, None]
             profile[double] += a * _gauss(
                 wl, centre[double] + side * sep[double], sig_dp[double]
             )
@@ -840,7 +856,9 @@ def synthesize_store(
     from skysift.io.store import StoreWriter
 
     if generator not in GENERATORS:
-        raise ValueError(f"unknown generator {generator!r}; expected one of {sorted(GENERATORS)}")
+        raise ValueError(
+            f"unknown generator {generator!r}; expected one of {sorted(GENERATORS)}"
+        )
     chunks, kind = GENERATORS[generator]
     attrs = {"synthetic": {"generator": generator, "n": n, **params}}
     with StoreWriter(path, kind=kind, overwrite=overwrite, attrs=attrs) as writer:
