@@ -98,7 +98,7 @@ def test_ids_unique_and_duplicates_rejected(
     assert len(set(ids)) == len(ids) == 200
     cols = make_spectra_columns(n=10)
     cols["object_id"][3] = cols["object_id"][1]
-    with pytest.raises(DataFormatError, match="duplicate object_id.*obj0001"):
+    with pytest.raises(DataFormatError, match=r"duplicate object_id.*obj0001"):
         write_store(tmp_path / "dup", cols, kind="spectra")
     assert not (tmp_path / "dup").exists()
     # duplicates across two batches are caught too
@@ -138,7 +138,7 @@ def test_opens_in_pandas_without_conversion(spectra_store):
 def test_mismatched_array_lengths_name_the_object(tmp_path, make_spectra_columns):
     cols = make_spectra_columns(n=4, length=10)
     cols["ivar"][2] = cols["ivar"][2][:-1]
-    with pytest.raises(DataFormatError, match="obj0002.*9 ivar values but 10"):
+    with pytest.raises(DataFormatError, match=r"obj0002.*9 ivar values but 10"):
         write_store(tmp_path / "bad", cols, kind="spectra")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from skysift.cli._summary import format_summary
@@ -33,7 +35,7 @@ def _run(out: str, generator: str, n: int, overwrite: bool, **params) -> None:
     from skysift.data.synthetic import synthesize_store
 
     with click.progressbar(
-        length=n, label=f"synth {generator}", file=click.get_text_stream("stderr")
+        length=n, label=f"synth {generator}", file=sys.stderr
     ) as bar:
         store = synthesize_store(
             out, generator, n, overwrite=overwrite, progress=bar.update, **params
@@ -127,7 +129,7 @@ def spectra(
     resolving_power,
     frame,
 ) -> None:
-    r"""Write N synthetic labelled spectra to the store OUT.
+    """Write N synthetic labelled spectra to the store OUT.
 
     \b
     Example:
@@ -170,7 +172,7 @@ def spectra(
     help="Comma-separated subset of SNIa,SNIbc,SNII,periodic,flare,AGN (default all).",
 )
 def lightcurves(n, out, seed, overwrite, survey, bands, classes) -> None:
-    r"""Write N synthetic labelled light curves to the store OUT.
+    """Write N synthetic labelled light curves to the store OUT.
 
     Supernovae of three types (Ia, Ib/c, II), periodic variables, flares and
     AGN, sampled irregularly per band with seasonal gaps and heteroscedastic

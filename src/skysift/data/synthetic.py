@@ -373,7 +373,7 @@ def generate_gaussian_line_spectra(n: int, **kwargs: Any) -> dict[str, Any]:
     Examples
     --------
     >>> data = generate_gaussian_line_spectra(12, num_classes=3, seed=1)
-    >>> data["flux"].shape, sorted(set(data["label"]))
+    >>> data["flux"].shape, sorted(set(data["label"].tolist()))
     ((12, 3600), ['class_0', 'class_1', 'class_2'])
     """
     return _concat(iter_gaussian_line_spectra(n, **kwargs))
@@ -520,7 +520,7 @@ def generate_halpha_spectra(n: int, **kwargs: Any) -> dict[str, Any]:
     Examples
     --------
     >>> data = generate_halpha_spectra(6, seed=0)
-    >>> sorted(set(data["label"]))
+    >>> sorted(set(data["label"].tolist()))
     ['absorption', 'double-peak', 'emission']
     """
     return _concat(iter_halpha_spectra(n, **kwargs))
@@ -795,7 +795,7 @@ def generate_lightcurves(n: int, **kwargs: Any) -> dict[str, Any]:
     Examples
     --------
     >>> data = generate_lightcurves(6, survey="ztf", seed=0)
-    >>> sorted(set(data["label"])), sorted(set(data["band"][0]))
+    >>> sorted(set(data["label"].tolist())), sorted(set(data["band"][0].tolist()))
     (['AGN', 'SNII', 'SNIa', 'SNIbc', 'flare', 'periodic'], ['g', 'r'])
     """
     return _concat(iter_lightcurves(n, **kwargs))

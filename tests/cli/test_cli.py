@@ -1,0 +1,176 @@
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from skysift import __version__
+from skysift.cli.main import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_lists_only_working_commands(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    listed = [
+        line.split()[0] for line in out.split("Commands:")[1].strip().splitlines()
+    ]
+    assert listed == ["demo", "info", "synth"]
+    for command in listed:  # each one's own help works
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0 and "Usage: " in out
+
+
+def test_version(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and __version__ in out
+
+
+def test_synth_spectra_and_info_json(capsys, tmp_path):
+    out_dir = tmp_path / "lines"
+    code, out, _ = run(
+        capsys,
+        "synth",
+        "spectra",
+        "--kind",
+        "gaussian-lines",
+        "--n",
+        "60",
+        "--snr",
+        "10",
+        "--num-pixels",
+        "200",
+        "--out",
+        str(out_dir),
+    )
+    assert code == 0 and "class_5" in out
+    code, out, _ = run(capsys, "info", str(out_dir), "--json")
+    assert code == 0
+    info = json.loads(out)
+    assert info["kind"] == "spectra" and info["n_objects"] == 60
+    assert info["classes"] == {f"class_{k}": 10 for k in range(6)}
+    assert info["attrs"]["synthetic"]["snr"] == 10.0
+    code, out, _ = run(capsys, "info", str(out_dir))
+    assert code == 0 and "60 in 1 part file(s)" in out and "3600.0 - 9800.0" in out
+
+
+def test_synth_halpha_and_lightcurves(capsys, tmp_path):
+    code, out, _ = run(
+        capsys,
+        "synth",
+        "spectra",
+        "--kind",
+        "halpha",
+        "--n",
+        "30",
+        "--resolving-power",
+        "1800",
+        "--out",
+        str(tmp_path / "ha"),
+    )
+    assert code == 0 and "double-peak" in out
+    code, out, _ = run(
+        capsys,
+        "synth",
+        "lightcurves",
+        "--n",
+        "24",
+        "--survey",
+        "ztf",
+        "--out",
+        str(tmp_path / "lc"),
+    )
+    assert code == 0 and "lightcurves" in out
+    assert re.search(r"bands\s+g r\n", out)
+    code, out, _ = run(
+        capsys,
+        "synth",
+        "lightcurves",
+        "--n",
+        "20",
+        "--bands",
+        "gri",
+        "--classes",
+        "SNIa,SNII",
+        "--out",
+        str(tmp_path / "lc2"),
+    )
+    assert code == 0 and "SNIa" in out and "AGN" not in out
+
+
+def test_demo_runs(capsys, tmp_path):
+    code, out, _ = run(capsys, "demo", "--out", str(tmp_path / "demo"), "--n", "120")
+    assert code == 0
+    assert "store written to" in out and "class_0" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["synth", "spectra", "--n", "0", "--out", "x"], 2, "0 is not in the range"),
+        (["synth", "spectra", "--n", "5"], 2, "Missing option '--out'"),
+        (["synth", "spectra", "--kind", "nope", "--n", "5", "--out", "x"], 2, "nope"),
+        (
+            ["synth", "lightcurves", "--n", "5", "--bands", "q", "--out", "{tmp}/q"],
+            1,
+            "bands 'q'",
+        ),
+        (
+            [
+                "synth",
+                "lightcurves",
+                "--n",
+                "5",
+                "--classes",
+                "SNIa",
+                "--out",
+                "{tmp}/q",
+            ],
+            1,
+            "at least two",
+        ),
+        (["info", "{tmp}/nothing"], 1, "nothing: no such file"),
+        (["frobnicate"], 2, "No such command"),
+    ],
+)
+def test_bad_arguments_exit_nonzero_with_message(capsys, tmp_path, argv, code, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    got, _, err = run(capsys, *argv)
+    assert got == code
+    assert message in err
+
+
+def test_existing_output_is_refused(capsys, tmp_path):
+    args = ["synth", "lightcurves", "--n", "12", "--out", str(tmp_path / "lc")]
+    assert run(capsys, *args)[0] == 0
+    code, _, err = run(capsys, *args)
+    assert code == 1 and "already exists" in err and "--overwrite" in err
+    assert run(capsys, *args, "--overwrite")[0] == 0
+
+
+def test_info_on_a_foreign_parquet_file(capsys, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"a": [1]}), path)
+    code, _, err = run(capsys, "info", str(path))
+    assert code == 1 and str(path) in err and "skysift metadata" in err
+
+
+def test_console_script_entry_point(tmp_path):
+    # the installed `skysift` program, as a user runs it
+    result = subprocess.run(
+        [sys.executable, "-m", "skysift.cli.main", "info", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "no such file or directory" in result.stderr
