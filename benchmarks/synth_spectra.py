@@ -21,9 +21,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from skysift.data.synthetic import (  # noqa: E402
+from skysift.data.synthetic import (
     gaussian_line_layout,
     iter_gaussian_line_spectra,
 )

@@ -32,7 +32,7 @@ def format_summary(info: dict[str, Any]) -> str:
         lines += [("", f"{c:<{width}}  {k:>9,}") for c, k in classes.items()]
     if info["n_unlabelled"]:
         lines.append(("unlabelled", f"{info['n_unlabelled']:,}"))
-    what = "pixels" if info["kind"] == "spectra" else "points"
+    what = {"spectra": "pixels", "lightcurves": "points"}.get(info["kind"], "values")
     if "length_min" in s:
         lines.append(
             (

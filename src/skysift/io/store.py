@@ -74,6 +74,13 @@ ARRAY_COLUMNS: dict[str, dict[str, pa.DataType]] = {
         "flux": pa.float32(),
         "flux_err": pa.float32(),
     },
+    # Model-ready arrays written by `skysift prepare`: ``x`` is the flattened
+    # (C, L) or (L, M) input (its shape is in the manifest attrs under
+    # ``input_shape``), ``extra`` the per-object extra features (may be empty).
+    "prepared": {
+        "x": pa.float32(),
+        "extra": pa.float32(),
+    },
 }
 KINDS = tuple(ARRAY_COLUMNS)
 
@@ -96,7 +103,7 @@ def make_schema(kind: str, extra_fields: Iterable[pa.Field] = ()) -> pa.Schema:
 
     Parameters
     ----------
-    kind : {"spectra", "lightcurves"}
+    kind : {"spectra", "lightcurves", "prepared"}
         What the store holds.
     extra_fields : iterable of pyarrow.Field, optional
         Scalar metadata columns placed after the base columns.
@@ -128,7 +135,7 @@ def _to_list_array(values: Any, value_type: pa.DataType, name: str) -> pa.Array:
         return values.cast(pa.list_(value_type))
     if isinstance(values, np.ndarray) and values.ndim == 2:
         n, width = values.shape
-        offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+        offsets = np.arange(n + 1, dtype=np.int32) * np.int32(width)
         flat = pa.array(np.ascontiguousarray(values).reshape(-1)).cast(value_type)
         return pa.ListArray.from_arrays(pa.array(offsets), flat)
     if isinstance(values, np.ndarray) and values.ndim != 1:
@@ -154,7 +161,7 @@ def table_from_columns(kind: str, columns: Mapping[str, Any]) -> pa.Table:
 
     Parameters
     ----------
-    kind : {"spectra", "lightcurves"}
+    kind : {"spectra", "lightcurves", "prepared"}
         What the rows are.
     columns : mapping of str to array-like
         ``object_id`` and the array columns of ``kind`` are required. Array
@@ -257,7 +264,7 @@ class StoreWriter:
     ----------
     path : str or path-like
         The store directory to create.
-    kind : {"spectra", "lightcurves"}
+    kind : {"spectra", "lightcurves", "prepared"}
         What the store holds.
     overwrite : bool, default False
         Replace an existing store at ``path``. Otherwise an existing path is
@@ -400,7 +407,9 @@ class StoreWriter:
             )
         names = list(ARRAY_COLUMNS[self.kind])
         lengths = [pc.list_value_length(table.column(n)).to_numpy() for n in names]
-        for name, length in zip(names[1:], lengths[1:], strict=True):
+        # x and extra of a prepared store are independent arrays
+        aligned = len(names) if self.kind != "prepared" else 1
+        for name, length in zip(names[1:aligned], lengths[1:aligned], strict=True):
             bad = np.flatnonzero(length != lengths[0])
             if bad.size:
                 raise DataFormatError(
@@ -413,7 +422,7 @@ class StoreWriter:
         self._classes.update(v for v in labels.to_pylist() if v is not None)
         self._lengths.append(lengths[0])
         first = pc.min_max(pc.list_flatten(table.column(names[0])))
-        if first["min"].is_valid:
+        if first["min"].is_valid and self.kind != "prepared":
             self._span = [
                 min(self._span[0], first["min"].as_py()),
                 max(self._span[1], first["max"].as_py()),
@@ -448,7 +457,7 @@ class StoreWriter:
         }
         if self.kind == "spectra":
             summary["wavelength_aa_range"] = span
-        else:
+        elif self.kind == "lightcurves":
             summary["time_mjd_range"] = span
             summary["bands"] = sorted(self._bands)
         return summary
@@ -534,7 +543,7 @@ def write_store(
         The store directory.
     batches : table, mapping of columns, or iterable of them
         The rows to write; see :meth:`StoreWriter.write`.
-    kind : {"spectra", "lightcurves"}
+    kind : {"spectra", "lightcurves", "prepared"}
         What the store holds.
     overwrite : bool, default False
         Replace an existing store.

@@ -1,0 +1,132 @@
+"""Per-spectrum normalisation (SPEC B5).
+
+* min-max to [0, 1] (seed 000),
+* zero mean and unit variance (seed 001),
+* inverse-variance-weighted mean and RMS (seed 002).
+
+Each is a plain function on an (N, L) array with a stateless step twin for
+pipelines. Pixels with ``ivar == 0`` or ``mask`` set do not influence the
+statistics when the weighted variant is used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from skysift.preprocessing.pipeline import Batch, Step, register_step, stack_rows
+
+__all__ = [
+    "MinMaxScaler",
+    "Standardizer",
+    "WeightedStandardizer",
+    "min_max_scale",
+    "standardize",
+    "weighted_standardize",
+]
+
+_TINY = np.float32(1e-12)
+
+
+def standardize(flux: np.ndarray) -> np.ndarray:
+    """Scale each row to zero mean and unit variance (seed 001).
+
+    Parameters
+    ----------
+    flux : numpy.ndarray, shape (N, L)
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, L), float32
+        A constant row becomes all zeros rather than NaN.
+
+    Examples
+    --------
+    >>> standardize(np.array([[1.0, 2.0, 3.0]])).round(4)
+    array([[-1.2247,  0.    ,  1.2247]], dtype=float32)
+    """
+    flux = np.asarray(flux, dtype=np.float32)
+    mean = flux.mean(axis=1, keepdims=True)
+    std = flux.std(axis=1, keepdims=True)
+    return (flux - mean) / np.maximum(std, _TINY)
+
+
+def min_max_scale(flux: np.ndarray) -> np.ndarray:
+    """Scale each row linearly onto [0, 1] (seed 000).
+
+    Examples
+    --------
+    >>> min_max_scale(np.array([[2.0, 4.0, 3.0]]))
+    array([[0. , 1. , 0.5]], dtype=float32)
+    """
+    flux = np.asarray(flux, dtype=np.float32)
+    lo = flux.min(axis=1, keepdims=True)
+    hi = flux.max(axis=1, keepdims=True)
+    return (flux - lo) / np.maximum(hi - lo, _TINY)
+
+
+def weighted_standardize(
+    flux: np.ndarray, ivar: np.ndarray, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Subtract the ivar-weighted mean and divide by the weighted RMS (seed 002).
+
+    Pixels with zero ivar (or ``mask`` True) carry no weight; a row with no
+    usable pixel is returned as zeros.
+
+    Examples
+    --------
+    >>> weighted_standardize(np.array([[1.0, 3.0, 100.0]]),
+    ...                      np.array([[1.0, 1.0, 0.0]]))[0, :2]
+    array([-1.,  1.], dtype=float32)
+    """
+    flux = np.asarray(flux, dtype=np.float32)
+    w = np.asarray(ivar, dtype=np.float32).copy()
+    if mask is not None:
+        w[np.asarray(mask, dtype=bool)] = 0.0
+    w[~np.isfinite(flux)] = 0.0
+    safe = np.where(w > 0, flux, 0.0)
+    wsum = w.sum(axis=1, keepdims=True)
+    mean = (w * safe).sum(axis=1, keepdims=True) / np.maximum(wsum, _TINY)
+    rms = np.sqrt((w * (safe - mean) ** 2).sum(axis=1, keepdims=True) / np.maximum(wsum, _TINY))
+    out = (flux - mean) / np.maximum(rms, _TINY)
+    out[(wsum == 0).ravel()] = 0.0
+    return out.astype(np.float32, copy=False)
+
+
+class _FluxStep(Step):
+    kinds = ("spectra",)
+
+    def _apply(self, batch: Batch) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def transform(self, batch: Batch) -> Batch:
+        """Return the batch with ``flux`` normalised per spectrum."""
+        return {**batch, "flux": self._apply(batch)}
+
+
+@register_step("standardize")
+class Standardizer(_FluxStep):
+    """Pipeline step of :func:`standardize`."""
+
+    def _apply(self, batch: Batch) -> np.ndarray:
+        return standardize(stack_rows(batch["flux"], name="flux"))
+
+
+@register_step("min_max")
+class MinMaxScaler(_FluxStep):
+    """Pipeline step of :func:`min_max_scale`."""
+
+    def _apply(self, batch: Batch) -> np.ndarray:
+        return min_max_scale(stack_rows(batch["flux"], name="flux"))
+
+
+@register_step("weighted_standardize")
+class WeightedStandardizer(_FluxStep):
+    """Pipeline step of :func:`weighted_standardize`."""
+
+    def _apply(self, batch: Batch) -> np.ndarray:
+        mask = batch.get("mask")
+        return weighted_standardize(
+            stack_rows(batch["flux"], name="flux"),
+            stack_rows(batch["ivar"], name="ivar"),
+            None if mask is None else stack_rows(mask, name="mask", dtype=bool),
+        )
