@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import click
 
 from skysift import __version__
-from skysift.cli import demo, info, synth
+from skysift.cli import demo, info, prepare, synth
 from skysift.exceptions import SkysiftError
 
 
@@ -27,6 +27,7 @@ def cli() -> None:
 
 cli.add_command(demo.demo)
 cli.add_command(info.info)
+cli.add_command(prepare.prepare)
 cli.add_command(synth.synth)
 
 

@@ -290,26 +290,38 @@ class Pipeline:
         self.fit_transform(batch)
         return self
 
-    def fit_transform(self, batch: Batch) -> Batch:
-        """Fit on ``batch`` and return it prepared."""
+    def fit_transform(self, batch: Batch, *, drop_bad: bool = False) -> Batch:
+        """Fit on ``batch`` and return it prepared; see :meth:`transform`."""
         for step in self.steps:
             batch = step.fit_transform(batch)
-        return self._finish(batch)
+        return self._finish(batch, drop_bad=drop_bad)
 
-    def transform(self, batch: Batch) -> Batch:
+    def transform(self, batch: Batch, *, drop_bad: bool = False) -> Batch:
         """Prepare ``batch`` with the fitted steps.
+
+        Parameters
+        ----------
+        batch : dict
+            Columns as from :func:`batch_from_arrow`.
+        drop_bad : bool, default False
+            Objects whose prepared input is not finite are removed and listed
+            in ``batch["rejected"]`` as ``(object_id, reason)`` pairs instead
+            of raising.
 
         Raises
         ------
         NotFittedError
             If a stateful step was never fitted.
+        DataFormatError
+            If an object's prepared input is not finite and ``drop_bad`` is
+            False; the message names the objects.
         """
         for step in self.steps:
             step.check_is_fitted()
             batch = step.transform(batch)
-        return self._finish(batch)
+        return self._finish(batch, drop_bad=drop_bad)
 
-    def _finish(self, batch: Batch) -> Batch:
+    def _finish(self, batch: Batch, *, drop_bad: bool) -> Batch:
         if "x" not in batch:
             if self.kind != "spectra":
                 raise DataFormatError(
@@ -319,15 +331,24 @@ class Pipeline:
             flux = stack_rows(batch["flux"], name="flux")
             batch = {**batch, "x": flux[:, None, :]}  # (N, 1, L)
         x = np.asarray(batch["x"], dtype=np.float32)
-        if x.size and not np.all(np.isfinite(x)):
-            bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
-            ids = np.asarray(batch.get("object_id", np.arange(len(x))))[bad[:5]]
+        batch = {**batch, "x": x, "rejected": list(batch.get("rejected", []))}
+        finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+        if "extra" in batch:
+            extra = np.asarray(batch["extra"], dtype=np.float32)
+            finite &= np.isfinite(extra).all(axis=1)
+        if finite.all():
+            return batch
+        bad = np.flatnonzero(~finite)
+        ids = np.asarray(batch.get("object_id", np.arange(len(x)))).astype(str)
+        if not drop_bad:
             raise DataFormatError(
                 f"{len(bad)} object(s) have non-finite values after preparation "
-                f"(e.g. {list(map(str, ids))}); add a 'mask_bad_pixels' step or "
+                f"(e.g. {ids[bad[:5]].tolist()}); add a 'mask_bad_pixels' step or "
                 "check the input fluxes"
             )
-        return {**batch, "x": x}
+        reason = "non-finite values after preparation"
+        batch["rejected"] += [(oid, reason) for oid in ids[bad]]
+        return _take_rows(batch, np.flatnonzero(finite))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description: kind, each step's name, params and state."""
@@ -414,6 +435,22 @@ class Pipeline:
         tmp.write_text(json.dumps(self.to_dict(), indent=1))
         tmp.replace(path)
         return path
+
+
+def _take_rows(batch: Batch, rows: np.ndarray) -> Batch:
+    """Keep ``rows`` of every per-object column of a batch."""
+    n = len(batch["x"])
+    out: Batch = {}
+    for key, value in batch.items():
+        if key == "rejected":
+            out[key] = value
+        elif isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == n:
+            out[key] = value[rows]
+        elif isinstance(value, list) and len(value) == n:
+            out[key] = [value[i] for i in rows]
+        else:
+            out[key] = value
+    return out
 
 
 def load_pipeline(path: str | os.PathLike) -> Pipeline:
