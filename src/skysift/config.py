@@ -1,0 +1,270 @@
+"""Run configuration: frozen dataclasses, YAML in and out, unknown keys rejected.
+
+Only the command line and the training boundary read configs; library
+functions take explicit keyword arguments. A run config looks like::
+
+    data:
+      path: data/lines            # a store (raw or prepared)
+      test_size: 0.2
+      val_size: 0.2
+    prepare:                      # optional pipeline (see skysift prepare)
+      kind: spectra
+      steps: [{regrid: {start_aa: 3600, stop_aa: 9800, num: 900}}, standardize]
+    model:
+      name: cnn1d_strided
+      params: {drop_rate: 0.1}
+    train:
+      epochs: 30
+      batch_size: 256
+      lr: 0.001
+    out: runs/lines
+
+and any value can be overridden with a dotted key: ``train.lr=3e-4``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "DataConfig",
+    "ModelConfig",
+    "RunConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "load_config",
+    "save_config",
+]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data is and how to split it.
+
+    Attributes
+    ----------
+    path : str
+        A store directory (spectra, light curves, or prepared).
+    test_size, val_size : float
+        Fractions of all objects for test and validation (seed 000: 0.2, 0.2).
+    group_column : str or None
+        Metadata column naming the physical object of each row; rows of one
+        group stay in one split. ``"auto"`` uses ``group`` when present.
+    target : str
+        ``"label"`` for classification, a numeric column (``"redshift"``)
+        for regression.
+    max_objects : int or None
+        Use only the first N objects (quick runs).
+    """
+
+    path: str = ""
+    test_size: float = 0.2
+    val_size: float = 0.2
+    group_column: str | None = "auto"
+    target: str = "label"
+    max_objects: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The architecture: a registered name and its size overrides."""
+
+    name: str = "vgg1d"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation (seed 003: Adam, LR cut 10% after 5 flat epochs).
+
+    Attributes
+    ----------
+    epochs, batch_size, lr : int, int, float
+        Seed 001: batch 256, Adam 1e-3.
+    loss : str
+        ``cross_entropy``, ``weighted_log_loss`` (seed 003 eq. 3.20), ``mse``
+        or ``mae``; ``auto`` picks cross-entropy or MSE from the model's task.
+    balance : str
+        ``none``, ``class_weights`` (loss weights from the training split)
+        or ``smote`` (oversample the training split, seed 001).
+    patience : int
+        Early stopping: epochs without a better validation loss.
+    lr_patience, lr_factor : int, float
+        Multiply the LR by ``lr_factor`` after ``lr_patience`` flat epochs.
+    seed : int
+        Seeds weights, data order and dropout; a resumed run repeats an
+        uninterrupted one.
+    accelerator : str
+        ``auto``, ``cpu`` or ``gpu``.
+    devices : int
+        GPUs to use (several: data parallel).
+    precision : str
+        ``32``, or ``bf16-mixed`` on a GPU.
+    num_workers : int
+        DataLoader worker processes.
+    """
+
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    loss: str = "auto"
+    balance: str = "none"
+    patience: int = 10
+    lr_patience: int = 5
+    lr_factor: float = 0.9
+    seed: int = 0
+    accelerator: str = "auto"
+    devices: int = 1
+    precision: str = "32"
+    num_workers: int = 0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one training run needs; written to ``RUN_DIR/config.yaml``."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    prepare: dict[str, Any] | None = None
+    out: str = "runs/run"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (YAML-ready)."""
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        import difflib
+
+        notes = [
+            k + (f" (did you mean {c[0]!r}?)" if (c := difflib.get_close_matches(k, names, 1)) else "")
+            for k in unknown
+        ]
+        raise ValueError(
+            f"config {where}: unknown key(s) {', '.join(notes)}; "
+            f"allowed: {', '.join(names)}"
+        )
+    hints = typing.get_type_hints(cls)
+    coerced = {}
+    for key, value in values.items():
+        kind = hints[key]
+        try:
+            # YAML 1.1 reads 3e-4 (no dot) as a string: coerce by the field type
+            if kind is float and isinstance(value, str | int) and not isinstance(value, bool):
+                value = float(value)
+            elif kind is int and isinstance(value, str):
+                value = int(value)
+        except ValueError as e:
+            raise ValueError(
+                f"config {where}.{key}: expected a {kind.__name__}, got {value!r}"
+            ) from e
+        coerced[key] = value
+    return cls(**coerced)
+
+
+def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
+    """Build a :class:`RunConfig` from nested mappings, rejecting unknown keys.
+
+    Examples
+    --------
+    >>> cfg = config_from_dict({"model": {"name": "t2"}, "train": {"lr": 3e-4}})
+    >>> cfg.model.name, cfg.train.lr, cfg.train.batch_size
+    ('t2', 0.0003, 256)
+    >>> config_from_dict({"train": {"lrate": 1}})
+    Traceback (most recent call last):
+    ...
+    ValueError: config train: unknown key(s) lrate (did you mean 'lr'?); allowed: ...
+    """
+    data = dict(data or {})
+    top = {f.name for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(data) - top)
+    if unknown:
+        raise ValueError(
+            f"config: unknown section(s) {unknown}; allowed: {sorted(top)}"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        section = data.get(name) or {}
+        if not isinstance(section, Mapping):
+            raise ValueError(f"config {name}: expected a mapping, got {section!r}")
+        kwargs[name] = _build(cls, section, name)
+    if data.get("prepare") is not None:
+        kwargs["prepare"] = dict(data["prepare"])
+    if "out" in data:
+        kwargs["out"] = str(data["out"])
+    return RunConfig(**kwargs)
+
+
+def _parse_value(text: str) -> Any:
+    return yaml.safe_load(text)
+
+
+def apply_overrides(config: RunConfig, overrides: Iterable[str]) -> RunConfig:
+    """Return ``config`` with dotted ``key=value`` overrides applied.
+
+    Values are parsed as YAML (``3e-4``, ``true``, ``[1, 2]``).
+
+    Examples
+    --------
+    >>> cfg = apply_overrides(RunConfig(), ["train.lr=3e-4", "model.params.d_model=64"])
+    >>> cfg.train.lr, cfg.model.params
+    (0.0003, {'d_model': 64})
+    """
+    data = config.to_dict()
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r}: expected key=value, e.g. train.lr=3e-4")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = data
+        for p in parts[:-1]:
+            if node.get(p) is None:
+                node[p] = {}
+            if not isinstance(node[p], dict):
+                raise ValueError(f"override {item!r}: {p!r} is not a section")
+            node = node[p]
+        node[parts[-1]] = _parse_value(value)
+    return config_from_dict(data)
+
+
+def load_config(path: str | os.PathLike, overrides: Iterable[str] = ()) -> RunConfig:
+    """Read a YAML run config and apply overrides.
+
+    Raises
+    ------
+    ValueError
+        If the YAML is not a mapping or holds unknown keys; the message names
+        the file.
+    """
+    path = Path(path)
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{path}: a run config must be a YAML mapping")
+    try:
+        return apply_overrides(config_from_dict(data), overrides)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from e
+
+
+def save_config(config: RunConfig, path: str | os.PathLike) -> Path:
+    """Write the resolved config as YAML; return the path."""
+    path = Path(path)
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return path
