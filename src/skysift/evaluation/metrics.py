@@ -190,6 +190,10 @@ def check_classification_inputs(
             f"y_true has shape {y.shape} and y_prob has shape {p.shape}; "
             "expected y_true (N,) and y_prob (N, C) with the same N"
         )
+    if p.shape[0] == 0:
+        raise ValueError(
+            "y_true and y_prob are empty; metrics need at least one object"
+        )
     bad = ~np.isfinite(p)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=1))
