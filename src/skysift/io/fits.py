@@ -261,7 +261,7 @@ def _is_sdss(probe: FileProbe) -> bool:
     return (
         coadd is not None
         and coadd.kind == "bintable"
-        and {"loglam", "flux", "ivar"} <= coadd.columns_lower
+        and {"loglam", "flux"} <= coadd.columns_lower
     )
 
 
@@ -745,7 +745,11 @@ def read_desi(path: str | os.PathLike) -> list[Spectrum]:
     grid, flux, ivar, mask = merge_arms(waves, fluxes, ivars, masks)
     ids = [f"{_stem(path)}:{i}" for i in range(n_spec)]
     extra: list[dict[str, Any]] = [{} for _ in range(n_spec)]
-    if fibermap is not None and "TARGETID" in fibermap and len(fibermap) == n_spec:
+    if (
+        fibermap is not None
+        and "TARGETID" in fibermap
+        and len(fibermap["TARGETID"]) == n_spec
+    ):
         ids = [str(int(t)) for t in fibermap["TARGETID"]]
         for i in range(n_spec):
             extra[i]["ra_deg"] = _number(fibermap.get("TARGET_RA", [None] * n_spec)[i])

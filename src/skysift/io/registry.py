@@ -689,8 +689,9 @@ def finish_spectrum(
 
 
 def _flux_scale(flux: np.ndarray) -> float:
-    """Return 1e17 for fluxes in cgs units (median below 1e-10), else 1."""
-    if flux.size and np.median(np.abs(flux)) < 1e-10 and np.any(flux != 0):
+    """Return 1e17 for fluxes in cgs units (median non-zero below 1e-10), else 1."""
+    nonzero = np.abs(flux[flux != 0])
+    if nonzero.size and np.median(nonzero) < 1e-10:
         return 1e17
     return 1.0
 

@@ -165,11 +165,14 @@ def read_snid_lnw(path: str | os.PathLike) -> list[Spectrum]:
     age_flag = int(float(ages_tokens[0]))
     ages = [float(t) for t in ages_tokens[1:]]
     block = lines[first_row:expected]
-    with warnings.catch_warnings():
-        # fromstring stops at the first bad token (with a warning); the size
-        # check below catches that and names the line
-        warnings.simplefilter("ignore")
-        values = np.fromstring(" ".join(block), sep=" ")
+    try:
+        with warnings.catch_warnings():
+            # fromstring stops at the first bad token (a warning, or a
+            # ValueError in newer NumPy); the size check below names the line
+            warnings.simplefilter("ignore")
+            values = np.fromstring(" ".join(block), sep=" ")
+    except ValueError:
+        values = np.empty(0)
     if values.size != n_wave * (n_epochs + 1):
         for k, line in enumerate(block):
             tokens = line.split()
