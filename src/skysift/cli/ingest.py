@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import click
 
+from skysift.cli.ingest_spectra import spectra
+
 
 @click.group()
 def ingest() -> None:
@@ -16,3 +18,6 @@ def ingest() -> None:
     skipped ones are listed with their reason in a report file next to the
     store. Nothing is dropped silently.
     """
+
+
+ingest.add_command(spectra)
