@@ -602,7 +602,7 @@ def _cumulative_counts(
             f"y_score contains {int(np.sum(~np.isfinite(s)))} NaN/inf value(s)"
         )
     w = _check_sample_weight(sample_weight, y.size)
-    order = np.argsort(-s, kind="mergesort")
+    order = np.argsort(-s)  # ties are grouped below, so stability is not needed
     s, y, w = s[order], y[order], w[order]
     # The last index of every run of equal scores: tied objects enter together.
     last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
@@ -611,39 +611,52 @@ def _cumulative_counts(
     return np.r_[0.0, tps], np.r_[0.0, fps], np.r_[np.inf, s[last]]
 
 
-def _binary_auc(y: np.ndarray, s: np.ndarray, w: np.ndarray) -> float:
-    """Trapezoidal area under the ROC curve; nan if one class is missing."""
-    fpr, tpr, _ = binary_roc_curve(y, s, sample_weight=w)
-    if np.isnan(fpr).any() or np.isnan(tpr).any():
-        return float("nan")
-    return float(np.trapezoid(tpr, fpr))
+def _binary_auc_ap(y: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """ROC AUC (trapezoids) and average precision from one sort; nan if undefined.
+
+    AP is ``sum_n (R_n - R_{n-1}) P_n``; both are nan without positives, the
+    AUC also without negatives.
+    """
+    tps, fps, _ = _cumulative_counts(y, s, w)
+    if tps[-1] <= 0:
+        return np.array([np.nan, np.nan])
+    recall = tps / tps[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = tps[1:] / (tps[1:] + fps[1:])
+    ap = float(np.sum(np.diff(recall) * precision))
+    auc = float(np.trapezoid(recall, fps / fps[-1])) if fps[-1] > 0 else np.nan
+    return np.array([auc, ap])
 
 
-def _binary_ap(y: np.ndarray, s: np.ndarray, w: np.ndarray) -> float:
-    """Average precision, sum_n (R_n - R_{n-1}) P_n; nan without positives."""
-    precision, recall, _ = binary_pr_curve(y, s, sample_weight=w)
-    if np.isnan(recall).any():
-        return float("nan")
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+def _ranking_scores(
+    y: np.ndarray, p: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class ``(C, 2)`` and micro ``(2,)`` [ROC AUC, AP] of validated inputs."""
+    c = p.shape[1]
+    onehot = (y[:, None] == np.arange(c)).astype(np.int64)  # (N, C)
+    per_class = np.array([_binary_auc_ap(onehot[:, k], p[:, k], w) for k in range(c)])
+    micro = _binary_auc_ap(onehot.ravel(), p.ravel(), np.repeat(w, c))
+    return per_class, micro
+
+
+def _macro(values: np.ndarray) -> float:
+    """Mean over the defined (non-nan) entries; nan if none is defined."""
+    return float("nan") if np.isnan(values).all() else float(np.nanmean(values))
 
 
 def _one_vs_rest(
-    y_true: Any, y_prob: Any, sample_weight: Any, fn: Any, average: str | None
+    y_true: Any, y_prob: Any, sample_weight: Any, column: int, average: str | None
 ) -> float | np.ndarray:
-    """Apply a binary metric per class (one-vs-rest) and average."""
+    """One-vs-rest ROC AUC (column 0) or AP (column 1), averaged as asked."""
     if average not in ("macro", "micro", None):
         raise ValueError(f"average must be 'macro', 'micro' or None, got {average!r}")
     y, p, w = check_classification_inputs(y_true, y_prob, sample_weight=sample_weight)
     c = p.shape[1]
-    onehot = (y[:, None] == np.arange(c)).astype(np.int64)  # (N, C)
     if average == "micro":
-        return fn(onehot.ravel(), p.ravel(), np.repeat(w, c))
-    per_class = np.array([fn(onehot[:, k], p[:, k], w) for k in range(c)])
-    if average is None:
-        return per_class
-    if np.isnan(per_class).all():
-        return float("nan")
-    return float(np.nanmean(per_class))
+        onehot = (y[:, None] == np.arange(c)).astype(np.int64)  # (N, C)
+        return float(_binary_auc_ap(onehot.ravel(), p.ravel(), np.repeat(w, c))[column])
+    per_class = np.array([_binary_auc_ap(y == k, p[:, k], w)[column] for k in range(c)])
+    return per_class if average is None else _macro(per_class)
 
 
 def roc_auc_score(
@@ -681,7 +694,7 @@ def roc_auc_score(
     >>> roc_auc_score([0, 1, 0, 1], y_prob)
     0.75
     """
-    return _one_vs_rest(y_true, y_prob, sample_weight, _binary_auc, average)
+    return _one_vs_rest(y_true, y_prob, sample_weight, 0, average)
 
 
 def average_precision_score(
@@ -718,7 +731,7 @@ def average_precision_score(
     >>> float(average_precision_score([0, 1, 0, 1], y_prob, average=None)[1])
     0.8333333333333333
     """
-    return _one_vs_rest(y_true, y_prob, sample_weight, _binary_ap, average)
+    return _one_vs_rest(y_true, y_prob, sample_weight, 1, average)
 
 
 # --------------------------------------------------------------------------
@@ -1345,8 +1358,8 @@ def evaluate_classification(
 
     cm = _confusion(y, pred, c, w, None)
     scores = _per_class(cm)
-    auc = _one_vs_rest(y, p, w, _binary_auc, None)
-    ap = _one_vs_rest(y, p, w, _binary_ap, None)
+    ranking, micro = _ranking_scores(y, p, w)
+    auc, ap = ranking[:, 0], ranking[:, 1]
     absent = [names[k] for k in range(c) if scores["support"][k] == 0]
     if absent:
         notes.append(
@@ -1375,14 +1388,8 @@ def evaluate_classification(
         }
         for k in range(c)
     ]
-    roc = {
-        "micro": _one_vs_rest(y, p, w, _binary_auc, "micro"),
-        "macro": float(np.nanmean(auc)) if not np.isnan(auc).all() else np.nan,
-    }
-    avp = {
-        "micro": _one_vs_rest(y, p, w, _binary_ap, "micro"),
-        "macro": float(np.nanmean(ap)) if not np.isnan(ap).all() else np.nan,
-    }
+    roc = {"micro": micro[0], "macro": _macro(auc)}
+    avp = {"micro": micro[1], "macro": _macro(ap)}
 
     ladder = sorted({*DEFAULT_CUTS, *(_check_cut(v) for v in (cuts or ()))})
     rows = confidence_cut_table(y, p, ladder, sample_weight=w)
@@ -1396,11 +1403,11 @@ def evaluate_classification(
         "n_kept_at_matrix_cut": int(kept.sum()),
     }
     if np.any(np.asarray(ladder) > 1 - 6e-8):
-        saturated = float(np.mean(p.max(axis=1) == 1.0))
-        if saturated > 0:
+        saturated = int(np.sum(p.max(axis=1) == 1.0))
+        if saturated:
             notes.append(
-                f"{saturated:.1%} of the maximum probabilities equal exactly 1.0; "
-                "float32 probabilities cannot resolve cuts above 1 - 6e-8, so "
+                f"{saturated:,} of {y.size:,} maximum probabilities equal exactly 1.0;"
+                " float32 probabilities cannot resolve cuts above 1 - 6e-8, so "
                 "compute them in float64 from the logits for the highest cuts"
             )
 
@@ -1476,6 +1483,7 @@ def evaluate_classification(
             )
         idx = [names.index(m) for m in members]
         yb, pb = group_probabilities(y, p, idx)
+        binary_scores = _binary_auc_ap(yb, pb[:, 1], w)
         cmb = _confusion(yb, pb.argmax(axis=1), 2, w, None)
         pcb = _per_class(cmb)
         entry = {
@@ -1484,8 +1492,8 @@ def evaluate_classification(
             "classes": list(members),
             "n_positive": int(yb.sum()),
             "accuracy": float(np.sum(w * (pb.argmax(axis=1) == yb)) / w.sum()),
-            "roc_auc": _binary_auc(yb, pb[:, 1], w),
-            "average_precision": _binary_ap(yb, pb[:, 1], w),
+            "roc_auc": float(binary_scores[0]),
+            "average_precision": float(binary_scores[1]),
             "purity": pcb["precision"][1],
             "recall": pcb["recall"][1],
             "confusion_matrix": counts(cmb),
