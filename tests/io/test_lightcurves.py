@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from astropy.io import fits
 from astropy.table import Table
 
 from skysift import DataFormatError
@@ -160,10 +159,8 @@ def test_plasticc_missing_column_and_bad_metadata(tmp_path):
 
 def test_plasticc_parquet_with_snana_names_and_index(tmp_path):
     raw = pd.read_csv(T90)
-    frame = raw.rename(
-        columns={"object_id": "SNID", "mjd_rel": "MJD", "flux": "FLUXCAL",
-                 "flux_err": "FLUXCALERR"}  # fmt: skip
-    )
+    names = {"object_id": "SNID", "mjd_rel": "MJD", "flux": "FLUXCAL"}
+    frame = raw.rename(columns={**names, "flux_err": "FLUXCALERR"})
     frame["BAND"] = np.array(list("ugrizY"))[frame.pop("passband")]
     frame.set_index("SNID").to_parquet(tmp_path / "lc.parquet")
     table, *_ = tables(read_plasticc(tmp_path / "lc.parquet"))
@@ -221,7 +218,11 @@ def test_snana_text_reads_header_and_rows(tmp_path):
     assert (row["object_id"], row["label"], row["sim_type"]) == ("101", "II", "II")
     assert row["redshift"] == 0.92728 and row["redshift_err"] == 0.0161
     assert row["hostgal_photoz"] == 0.9273 and row["redshift_spec"] is None
-    assert (row["sntype"], row["spectro_confirmed"], row["sim_non1a"]) == (-9, False, 32)
+    assert (row["sntype"], row["spectro_confirmed"], row["sim_non1a"]) == (
+        -9,
+        False,
+        32,
+    )
     assert row["sim_model"] == "SDSS-018109" and row["survey"] == "DES"
     # rows sorted by time; the DETECTION line and the undefined (-9) row are not points
     assert row["time_mjd"] == [56171.051, 56172.039, 56176.16]
@@ -233,11 +234,15 @@ def test_snana_text_reads_header_and_rows(tmp_path):
 
 def write_bad_snana_set(folder):
     folder.mkdir()
-    good = [snana_text(snid=str(i), sim_type=t) for i, t in enumerate("Ia II Ibc".split())]
+    good = [
+        snana_text(snid=str(i), sim_type=t) for i, t in enumerate("Ia II Ibc".split())
+    ]
     for i, text in enumerate(good):
         (folder / f"SN{i}.DAT").write_text(text)
     (folder / "SN_trunc.DAT").write_text(snana_text(snid="900", nobs=9))
-    (folder / "SN_novarlist.DAT").write_text("SNID: 901\nNOBS: 1\nOBS: 1 g NULL 1 1 1\n")
+    (folder / "SN_novarlist.DAT").write_text(
+        "SNID: 901\nNOBS: 1\nOBS: 1 g NULL 1 1 1\n"
+    )
     (folder / "SN_text.DAT").write_text(
         snana_text(snid="902", rows=["56171.0 g NULL abc 1.0 1.0"])
     )
@@ -245,12 +250,16 @@ def write_bad_snana_set(folder):
         snana_text(snid="903", rows=["56171.0 g NULL 1.0 1.0 1.0 7.0"])
     )
     (folder / "SN_short.DAT").write_text(
-        snana_text(snid="904", rows=["56171.0 g NULL 1.0 1.0", "56172.0 r NULL 1.0 1.0 2"])
+        snana_text(
+            snid="904", rows=["56171.0 g NULL 1.0 1.0", "56172.0 r NULL 1.0 1.0 2"]
+        )
     )
     (folder / "SN_nocols.DAT").write_text(
         snana_text(snid="905").replace("FLUXCALERR", "ERR")
     )
-    (folder / "SN_gz.DAT.gz").write_bytes(gzip.compress(snana_text(snid="906").encode()))
+    (folder / "SN_gz.DAT.gz").write_bytes(
+        gzip.compress(snana_text(snid="906").encode())
+    )
     (folder / "filter_g.dat").write_text("3000 0.1\n3100 0.2\n")  # not a light curve
     return 3 + 1, 6  # good, bad
 
@@ -258,7 +267,11 @@ def write_bad_snana_set(folder):
 def test_snana_text_bad_files_are_skipped_with_reasons(tmp_path):
     n_good, n_bad = write_bad_snana_set(tmp_path / "v")
     result = ingest_lightcurves(tmp_path / "v", tmp_path / "store")
-    assert (result.n_in, result.n_out, len(result.skipped)) == (n_good + n_bad, n_good, n_bad)
+    assert (result.n_in, result.n_out, len(result.skipped)) == (
+        n_good + n_bad,
+        n_good,
+        n_bad,
+    )
     why = {Path(s.source).name: (s.reason, s.detail) for s in result.skipped}
     assert why["SN_trunc.DAT"] == ("truncated file", "header NOBS: 9 but 4 OBS: rows")
     assert why["SN_novarlist.DAT"][0] == "missing field"
@@ -275,14 +288,24 @@ def test_snana_text_bad_files_are_skipped_with_reasons(tmp_path):
 def test_snana_chunking_and_archives_give_the_same_store(tmp_path):
     write_bad_snana_set(tmp_path / "v")
     one, *_ = tables(read_snana_text(tmp_path / "v", files_per_chunk=1))
-    many, skipped, n_in, _ = tables(read_snana_text(tmp_path / "v", files_per_chunk=1000))
+    many, skipped, n_in, _ = tables(
+        read_snana_text(tmp_path / "v", files_per_chunk=1000)
+    )
     key = ["object_id", "label", "time_mjd", "band", "flux", "flux_err"]
-    assert one.select(key).sort_by("object_id").equals(many.select(key).sort_by("object_id"))
+    assert (
+        one.select(key)
+        .sort_by("object_id")
+        .equals(many.select(key).sort_by("object_id"))
+    )
     with tarfile.open(tmp_path / "v.tar.gz", "w:gz") as tar:
         tar.add(tmp_path / "v", arcname="v")
     packed, skipped2, n_in2, _ = tables(read_snana_text(tmp_path / "v.tar.gz"))
     assert n_in2 == n_in and len(skipped2) == len(skipped)
-    assert packed.select(key).sort_by("object_id").equals(many.select(key).sort_by("object_id"))
+    assert (
+        packed.select(key)
+        .sort_by("object_id")
+        .equals(many.select(key).sort_by("object_id"))
+    )
 
 
 def test_snana_list_file_reports_missing_members(tmp_path):
@@ -341,7 +364,17 @@ def write_snana_fits(folder, *, gz=False):
     )
     phot = Table(
         {
-            "MJD": [60002.0, 60000.0, 60001.0, -777.0, 60000.0, 60003.0, -777.0, 60000.0, -777.0],
+            "MJD": [
+                60002.0,
+                60000.0,
+                60001.0,
+                -777.0,
+                60000.0,
+                60003.0,
+                -777.0,
+                60000.0,
+                -777.0,
+            ],
             "FLT": ["g ", "r ", "Y ", "- ", "u", "z", "-", "g", "-"],
             "FLUXCAL": [5.0, 6.0, 7.0, -777.0, 1.0, 2.0, -777.0, 3.0, -777.0],
             "FLUXCALERR": [1.0, 1.5, 2.0, -777.0, 0.5, -9.0, -777.0, np.nan, -777.0],
@@ -360,14 +393,22 @@ def test_snana_fits_pairs(tmp_path, gz):
     table, skipped, n_in, batches = tables(read_snana_fits(head))
     assert n_in == 4 and table.num_rows == 2
     why = {s.item: s.reason for s in skipped}
-    assert why == {"13": "bad value", "14": "bad value"}  # NaN error; pointers past the end
+    assert why == {
+        "13": "bad value",
+        "14": "bad value",
+    }  # NaN error; pointers past the end
     rows = rows_by_id(table)
     a, b = rows["11"], rows["12"]
-    assert (a["label"], b["label"]) == ("90", "SNII")  # code kept, informative name used
+    assert (a["label"], b["label"]) == (
+        "90",
+        "SNII",
+    )  # code kept, informative name used
     assert a["time_mjd"] == [60000.0, 60001.0, 60002.0] and a["band"] == ["r", "y", "g"]
     assert a["flux"] == [6.0, 7.0, 5.0] and a["detected"] == [False, True, True]
     assert a["photflag"] == [0, 6144, 4096]
-    assert a["redshift"] == pytest.approx(0.1) and a["hostgal_photoz"] == pytest.approx(0.11)
+    assert a["redshift"] == pytest.approx(0.1) and a["hostgal_photoz"] == pytest.approx(
+        0.11
+    )
     assert b["hostgal_photoz"] is None and b["flux"] == [1.0]  # -9 and undefined point
     assert batches[0].stats == {"points with undefined flux dropped": 1}
     # the PHOT file given instead of the HEAD file, and class_names
@@ -391,7 +432,9 @@ def test_snana_fits_missing_phot_and_not_a_head(tmp_path):
 
 def test_identify_format(tmp_path):
     assert identify_lightcurve_format(T90) == "plasticc"
-    assert identify_lightcurve_format("x/LSST_WFD_NONIa-0004_PHOT.FITS.gz") == "snana-fits"
+    assert (
+        identify_lightcurve_format("x/LSST_WFD_NONIa-0004_PHOT.FITS.gz") == "snana-fits"
+    )
     assert identify_lightcurve_format("DES_SN000017.DAT") == "snana"
     write_bad_snana_set(tmp_path / "v")
     assert identify_lightcurve_format(tmp_path / "v") == "snana"
@@ -411,8 +454,12 @@ def test_ingest_refuses_existing_store_and_empty_input(tmp_path):
     with pytest.raises(FileExistsError):
         ingest_lightcurves(T90, tmp_path / "s")
     assert ingest_lightcurves(T90, tmp_path / "s", overwrite=True).n_out == 6
-    (tmp_path / "bad.csv").write_text("object_id,mjd,passband,flux,flux_err\n1,x,0,1,1\n")
-    with pytest.raises(DataFormatError, match="no light curves could be read.*bad value"):
+    (tmp_path / "bad.csv").write_text(
+        "object_id,mjd,passband,flux,flux_err\n1,x,0,1,1\n"
+    )
+    with pytest.raises(
+        DataFormatError, match=r"no light curves could be read.*bad value"
+    ):
         ingest_lightcurves(tmp_path / "bad.csv", tmp_path / "s2")
     assert not (tmp_path / "s2").exists()
 
@@ -428,7 +475,11 @@ def test_real_plasticc_test90_and_kaggle_sample(tmp_path):
         tmp_path / "t90",
         metadata=d / "test90_snmachine/plasticc_test90_metadata.csv",
     )
-    assert (r.n_in, r.n_out, r.classes) == (90, 90, {"SNII": 30, "SNIa": 30, "SNIbc": 30})
+    assert (r.n_in, r.n_out, r.classes) == (
+        90,
+        90,
+        {"SNII": 30, "SNIa": 30, "SNIbc": 30},
+    )
     raw = pd.read_csv(d / "kaggle_sample_rygao/training_set.csv")
     meta = pd.read_csv(d / "kaggle_sample_rygao/training_set_metadata.csv")
     r = ingest_lightcurves(
@@ -474,7 +525,10 @@ def test_real_snana_fits_against_astropy_slices(tmp_path):
         np.testing.assert_allclose(row["flux"], part["FLUXCAL"], rtol=1e-6)
         assert row["band"] == [b.strip().replace("Y", "y") for b in part["FLT"]]
         assert row["redshift"] == pytest.approx(head["REDSHIFT_FINAL"][k])
-    el = SHARED / "elasticc/plasticc_alerts_snana/MLAG_HOSTLIB_ALLCLASS_NONIaMODEL0-0010_HEAD.FITS.gz"
+    el = (
+        SHARED
+        / "elasticc/plasticc_alerts_snana/MLAG_HOSTLIB_ALLCLASS_NONIaMODEL0-0010_HEAD.FITS.gz"
+    )
     r = ingest_lightcurves(el, tmp_path / "el", class_names="plasticc")
     assert (r.n_in, r.n_out, r.classes) == (200, 200, {"SNIa": 200})
 
@@ -490,9 +544,13 @@ def test_real_elasticc_light_curve_chunk(tmp_path):
     raw = pd.read_parquet(d / "elasticc_lc_chunk.parquet")
     assert r.n_out == 10 == raw.index.nunique()
     store = open_store(r.store)
-    lengths = [len(x) for x in list_column_to_numpy(store.read(["flux"]).column("flux"))]
+    lengths = [
+        len(x) for x in list_column_to_numpy(store.read(["flux"]).column("flux"))
+    ]
     assert sum(lengths) == len(raw)
-    assert store.read(["has_metadata"]).column("has_metadata").to_pylist() == [True] * 10
+    assert (
+        store.read(["has_metadata"]).column("has_metadata").to_pylist() == [True] * 10
+    )
 
 
 @needs_shared
@@ -509,7 +567,9 @@ def test_real_snpcc_ingests_completely(tmp_path):
     store = open_store(result.store)
     assert store.n_objects == 21_319
     got = store.read(["object_id", "label", "sim_redshift", "sntype"]).to_pandas()
-    merged = got.merge(labels.astype({"snid": str}), left_on="object_id", right_on="snid")
+    merged = got.merge(
+        labels.astype({"snid": str}), left_on="object_id", right_on="snid"
+    )
     assert len(merged) == 21_319
     assert (merged["label"] == merged["sim_type"]).all()
     assert (merged["sntype_x"] == merged["sntype_y"]).all()
