@@ -145,6 +145,33 @@ def test_wcs1d_cd_crpix_units_and_log_dispersion(tmp_path):
     assert read_spectrum(p, frame="air").meta["frame"] == "air"  # override wins
 
 
+def test_wcs1d_bad_files(tmp_path):
+    p = _wcs_file(tmp_path, np.full(50, np.nan), "nan.fits", CRVAL1=6500.0, CDELT1=1.0)
+    with pytest.raises(
+        DataFormatError, match=r"nan\.fits: HDU 0: flux is all NaN/inf \(50 values\)"
+    ):
+        read_spectra(p)
+    p = _wcs_file(tmp_path, np.ones(50), "units.fits", CRVAL1=1.0, CDELT1=1.0)
+    with pytest.raises(DataFormatError, match="1-50 are not plausible Angstrom values"):
+        read_spectra(p)
+    p = _wcs_file(tmp_path, np.ones(50), "nowcs.fits", CRVAL1=6500.0)
+    with pytest.raises(DataFormatError, match="unrecognised spectrum format"):
+        read_spectra(p)
+    with pytest.raises(DataFormatError, match=r"HDU 0: no linear wavelength WCS"):
+        read_spectra(p, format="wcs1d.fits")
+
+
+def test_gzipped_fits_is_read(tmp_path):
+    import gzip
+
+    path = tmp_path / "spec.fits.gz"
+    path.write_bytes(
+        gzip.compress((DATA / "spec-55939-B5593905_sp01-018.fits").read_bytes())
+    )
+    assert identify_format(path) == "lamost.fits"
+    assert read_spectrum(path).object_id == "spec-55939-B5593905_sp01-018"
+
+
 def test_wcs1d_iraf_bands_give_sigma(tmp_path):
     bands = np.stack(
         [np.full(40, 10.0), np.full(40, 11.0), np.full(40, 1.0), np.full(40, 0.5)]

@@ -192,6 +192,10 @@ def test_label_from_directory_and_glob(tmp_path):
 def test_forced_format_skips_other_files(mixed_dir, tmp_path):
     result = ingest_spectra(mixed_dir, tmp_path / "store", format="lamost.fits")
     assert result.n_files_read == 2 and result.n_files_skipped == 5
+    with pytest.raises(
+        ValueError, match=r"unknown spectrum format 'lamost'.*lamost\.fits"
+    ):
+        ingest_spectra(mixed_dir, tmp_path / "other", format="lamost")
 
 
 # -- acceptance on the real data sets in ../shared/data -------------------------------

@@ -39,7 +39,7 @@ import pyarrow as pa
 from skysift.data.containers import Spectrum
 from skysift.exceptions import DataFormatError
 from skysift.io.labels import Catalogue, JoinSummary, join_labels, read_catalogue
-from skysift.io.registry import FileProbe, identify_format, read_spectra
+from skysift.io.registry import FileProbe, identify_format, list_formats, read_spectra
 from skysift.io.store import StoreWriter, make_schema, table_from_columns
 
 __all__ = [
@@ -409,6 +409,11 @@ def ingest_spectra(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if format != "auto" and format not in list_formats():
+        raise ValueError(
+            f"unknown spectrum format {format!r}; choose 'auto' or one of "
+            f"{', '.join(list_formats())}"
+        )
     if isinstance(inputs, str | os.PathLike):
         inputs = [inputs]
     files = _expand(inputs)
