@@ -25,6 +25,13 @@ wcs1d.fits      air      only when the header says so (``AIRORVAC``,
                          wavelength"; otherwise "unknown"
 ==============  =======  ======================================================
 
+Checked on the real files: LAMOST stellar H-alpha absorption, corrected by
+the header redshift, sits at 6564.6 A (vacuum); SDSS sky [O I] 5577/6300 in
+the COADD ``sky`` column sits at 5578.9/6302.0 (vacuum); telluric H2O lines
+in Ondrejov spectra sit at their air wavelengths shifted by the heliocentric
+correction (raw ``oe270005``: +0.21 A, the header's VHELIO = 9.8 km/s), so
+Ondrejov wavelengths are air and heliocentric.
+
 Files without uncertainties (Ondrejov VO tables and raw 1-D images) get a
 constant ivar from the DER_SNR noise estimate
 (:func:`skysift.io.registry.estimate_noise`), recorded as
