@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from skysift.cli.ingest_lightcurves import alerts, lightcurves
 from skysift.cli.ingest_spectra import spectra
 
 
@@ -21,3 +22,5 @@ def ingest() -> None:
 
 
 ingest.add_command(spectra)
+ingest.add_command(lightcurves)
+ingest.add_command(alerts)
