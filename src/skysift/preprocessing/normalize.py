@@ -53,6 +53,15 @@ def standardize(flux: np.ndarray) -> np.ndarray:
 def min_max_scale(flux: np.ndarray) -> np.ndarray:
     """Scale each row linearly onto [0, 1] (seed 000).
 
+    Parameters
+    ----------
+    flux : numpy.ndarray, shape (N, L)
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, L), float32
+        A constant row becomes all zeros rather than NaN.
+
     Examples
     --------
     >>> min_max_scale(np.array([[2.0, 4.0, 3.0]]))
@@ -69,8 +78,23 @@ def weighted_standardize(
 ) -> np.ndarray:
     """Subtract the ivar-weighted mean and divide by the weighted RMS (seed 002).
 
-    Pixels with zero ivar (or ``mask`` True) carry no weight; a row with no
-    usable pixel is returned as zeros.
+    The RMS is taken about the weighted mean:
+    ``sqrt(sum(w * (f - mean)**2) / sum(w))`` with ``w = ivar``, so with
+    equal weights this is :func:`standardize`.
+
+    Parameters
+    ----------
+    flux : numpy.ndarray, shape (N, L)
+    ivar : numpy.ndarray, shape (N, L)
+        Weights; pixels with zero, negative or non-finite ivar, non-finite
+        flux, or ``mask`` True carry no weight (their output is still
+        ``(flux - mean) / rms``).
+    mask : numpy.ndarray of bool, shape (N, L), optional
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, L), float32
+        A row with no usable pixel is returned as zeros.
 
     Examples
     --------
@@ -80,6 +104,7 @@ def weighted_standardize(
     """
     flux = np.asarray(flux, dtype=np.float32)
     w = np.asarray(ivar, dtype=np.float32).copy()
+    w[~(np.isfinite(w) & (w > 0))] = 0.0
     if mask is not None:
         w[np.asarray(mask, dtype=bool)] = 0.0
     w[~np.isfinite(flux)] = 0.0
