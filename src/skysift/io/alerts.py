@@ -801,6 +801,26 @@ def ingest_alerts(
         If ``out`` exists and ``overwrite`` is False.
     DataFormatError
         If no packet could be read.
+
+    Examples
+    --------
+    A broker table in the ZTF layout, one good packet and one with a NaN
+    magnitude:
+
+    >>> import tempfile, pathlib, pyarrow.parquet as pq
+    >>> def packet(candid, mag):
+    ...     cand = {"candid": candid, "jd": 2459000.5, "fid": 2, "magpsf": mag,
+    ...             "sigmapsf": 0.1, "isdiffpos": "t", "diffmaglim": 20.5}
+    ...     return {"objectId": "ZTF20abc", "candid": candid, "candidate": cand,
+    ...             "prv_candidates": [{**cand, "jd": 2458999.5, "magpsf": None}]}
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> rows = [packet(1, 19.0), packet(2, float("nan"))]
+    >>> pq.write_table(pa.Table.from_pylist(rows), d / "alerts.parquet")
+    >>> result = ingest_alerts(d / "alerts.parquet", d / "store")
+    >>> result.n_in, result.n_out, [(s.item, s.reason) for s in result.skipped]
+    (2, 1, [('row 1 (ZTF20abc)', 'NaN magnitude')])
+    >>> result.stats["upper limits"]
+    1
     """
     start = time.perf_counter()
     batches = read_alerts(paths, label_field=label_field, bands=bands)

@@ -267,7 +267,7 @@ def ingest_batches(
     progress: Callable[[int], None] | None = None,
     what: str = "light curves",
 ) -> IngestResult:
-    """Write reader batches to a light-curve store and report what was skipped.
+    r"""Write reader batches to a light-curve store and report what was skipped.
 
     Objects whose id was already written are skipped (reason ``"duplicate
     object_id"``), never allowed to abort the write. The skipped items are
@@ -300,13 +300,23 @@ def ingest_batches(
     DataFormatError
         If not a single object could be read (no store is left behind); the
         message counts the reasons.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.csv").write_text("object_id,mjd,passband,flux,flux_err\n1,0.0,2,5.0,1.0\n")
+    >>> batches = [*read_plasticc(d / "a.csv"), *read_plasticc(d / "a.csv")]
+    >>> result = ingest_batches(batches, d / "store")
+    >>> result.n_in, result.n_out, [s.reason for s in result.skipped]
+    (2, 1, ['duplicate object_id'])
     """
     start = time.perf_counter()
     out = Path(out)
     report = skipped_report_path(out)
     writer = StoreWriter(out, kind="lightcurves", overwrite=overwrite, attrs=attrs)
     seen: dict[str, int] = {}
-    sources: list[str] = []
+    sources: dict[str, int] = {}
     skipped: list[SkippedItem] = []
     ignored: list[SkippedItem] = []
     stats: Counter[str] = Counter()
@@ -368,30 +378,37 @@ def ingest_batches(
 def _drop_duplicates(
     table: pa.Table,
     seen: dict[str, int],
-    sources: list[str],
+    sources: dict[str, int],
     skipped: list[SkippedItem],
 ) -> pa.Table:
-    """Remove rows whose object_id was written before or repeats in the table."""
+    """Remove rows whose object_id was written before or repeats in the table.
+
+    ``seen`` maps each written id to the index of its source file in
+    ``sources`` (file name -> index), so a million ids cost one int each.
+    """
     ids = table.column("object_id").to_pylist()
     src = (
         table.column("source_file").to_pylist()
         if "source_file" in table.column_names
         else [""] * len(ids)
     )
+    names = None
     keep = np.ones(len(ids), dtype=bool)
     for i, (oid, s) in enumerate(zip(ids, src, strict=True)):
         first = seen.get(oid)
         if first is None:
-            seen[oid] = len(sources)
-            sources.append(s)
+            seen[oid] = sources.setdefault(s, len(sources))
             continue
         keep[i] = False
+        if names is None or len(names) != len(sources):
+            names = {v: k for k, v in sources.items()}
         skipped.append(
             SkippedItem(
                 s,
                 oid,
                 "duplicate object_id",
-                f"object_id {oid!r} was already read from {sources[first] or 'an earlier batch'}",
+                f"object_id {oid!r} was already read from "
+                f"{names.get(first) or 'an earlier batch'}",
             )
         )
     return table if keep.all() else table.filter(pa.array(keep))
@@ -1797,7 +1814,7 @@ def iter_lightcurve_batches(
     metadata: str | os.PathLike | None = None,
     class_names: str | Mapping[Any, str] | None = "auto",
 ) -> tuple[str, Iterator[ReadBatch]]:
-    """Pick the reader for some light-curve files and return its batches.
+    r"""Pick the reader for some light-curve files and return its batches.
 
     Parameters
     ----------
@@ -1822,6 +1839,15 @@ def iter_lightcurve_batches(
     ------
     ValueError
         For an unknown format, or metadata given for a SNANA format.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.csv").write_text("object_id,mjd,passband,flux,flux_err\n1,0.0,5,5.0,1.0\n")
+    >>> fmt, batches = iter_lightcurve_batches(d / "a.csv")
+    >>> fmt, [b.table.column("band").to_pylist() for b in batches]
+    ('plasticc', [[['y']]])
     """
     paths = (
         [Path(paths)]
