@@ -1,5 +1,10 @@
 """Preparation steps and pipelines (SPEC B1-B9)."""
 
+from skysift.preprocessing.balance import (
+    class_weights,
+    smote_resample,
+    smote_training_split,
+)
 from skysift.preprocessing.normalize import (
     MinMaxScaler,
     Standardizer,
@@ -16,21 +21,59 @@ from skysift.preprocessing.pipeline import (
     load_pipeline,
     register_step,
 )
-from skysift.preprocessing.spectra import Regrid, regrid
+from skysift.preprocessing.spectra import (
+    AirToVacuum,
+    Blur,
+    BlurToResolution,
+    Crop,
+    MaskBadPixels,
+    Rebin,
+    Regrid,
+    ReshapeSquare,
+    RestFrame,
+    air_to_vacuum,
+    blur,
+    blur_to_resolution,
+    crop,
+    mask_bad_pixels,
+    rebin,
+    regrid,
+    reshape_square,
+    rest_frame,
+)
 
 __all__ = [
+    "AirToVacuum",
+    "Blur",
+    "BlurToResolution",
+    "Crop",
+    "MaskBadPixels",
     "MinMaxScaler",
     "Pipeline",
+    "Rebin",
     "Regrid",
+    "ReshapeSquare",
+    "RestFrame",
     "Standardizer",
     "Step",
     "WeightedStandardizer",
+    "air_to_vacuum",
     "batch_from_arrow",
+    "blur",
+    "blur_to_resolution",
+    "class_weights",
+    "crop",
     "list_steps",
     "load_pipeline",
+    "mask_bad_pixels",
     "min_max_scale",
+    "rebin",
     "register_step",
     "regrid",
+    "reshape_square",
+    "rest_frame",
+    "smote_resample",
+    "smote_training_split",
     "standardize",
     "weighted_standardize",
 ]
