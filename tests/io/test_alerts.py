@@ -418,3 +418,24 @@ def test_real_elasticc_and_rubin_alerts(tmp_path):
     )
     assert (result.n_in, result.n_out, result.skipped) == (7, 7, [])
     assert open_store(result.store).manifest["attrs"]["survey"] == "lsst"
+
+
+def test_elasticc_nondetection_limits_are_kept_apart(tmp_path):
+    rows = pq.read_table(FINK_ELASTICC_PQ).to_pylist()[:1]
+    limit = {
+        "ccdVisitId": 1,
+        "midPointTai": 60000.5,
+        "filterName": "Y",
+        "diaNoise": 36.3078,
+    }
+    rows[0]["prvDiaNondetectionLimits"] = [limit]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "limits.parquet")
+    table, skipped, _ = collect(read_alerts(tmp_path / "limits.parquet"))
+    row = table.to_pylist()[0]
+    assert skipped == [] and 60000.5 not in row["time_mjd"]
+    assert row["upper_limit_time_mjd"] == [60000.5] and row["upper_limit_band"] == ["y"]
+    # 5 x diaNoise = 181.5 nJy = 5 FLUXCAL, i.e. 27.5 - 2.5 log10(5) mag
+    assert row["upper_limit_flux"] == pytest.approx([5.0], rel=1e-4)
+    assert row["upper_limit_mag"] == pytest.approx(
+        [27.5 - 2.5 * math.log10(5)], rel=1e-5
+    )
