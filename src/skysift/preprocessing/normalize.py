@@ -120,6 +120,9 @@ def weighted_standardize(
 class _FluxStep(Step):
     kinds = ("spectra",)
 
+    def __init__(self) -> None:
+        pass  # no parameters: per-spectrum statistics, nothing to learn
+
     def _apply(self, batch: Batch) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
