@@ -13,10 +13,12 @@ A run directory holds::
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +193,51 @@ def _balance(data, config: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarra
     )
 
 
+@contextlib.contextmanager
+def _quiet_lightning():
+    """Hide Lightning's advertising and deprecation chatter; keep its warnings."""
+    logger = logging.getLogger("lightning.pytorch")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+            warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _make_trainer(tc, run_dir: Path, progress: bool, resume: bool):
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor="val_loss",
+        mode="min",
+        save_last=True,
+        enable_version_counter=False,
+    )
+    return L.Trainer(
+        max_epochs=tc.epochs,
+        accelerator=tc.accelerator,
+        devices=tc.devices,
+        precision=tc.precision,
+        callbacks=[
+            EarlyStopping(monitor="val_loss", patience=tc.patience, mode="min"),
+            checkpoint,
+            _History(run_dir / "metrics.csv"),
+        ],
+        logger=False,
+        num_sanity_val_steps=0,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        default_root_dir=run_dir,
+    )
+
+
 def train_run(
     config: RunConfig,
     *,
@@ -219,7 +266,6 @@ def train_run(
         ``epochs``, ``n_train/n_val/n_test``, ``n_rejected``, ``seconds``.
     """
     import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from torch.utils.data import DataLoader
 
     from skysift.models import create_model
@@ -315,37 +361,21 @@ def train_run(
         sampler=EpochSeededSampler(len(y_tr), tc.seed),
         num_workers=tc.num_workers,
         drop_last=len(y_tr) > tc.batch_size,
+        # a DataLoader draws its workers' base seed from the global RNG unless
+        # it has its own generator; that draw would shift dropout after resume
+        generator=torch.Generator().manual_seed(tc.seed),
     )
     val_dl = DataLoader(
         ArrayDataset(data.x[val], data.extra[val], data.y[val]),
         batch_size=max(tc.batch_size, 512),
         num_workers=tc.num_workers,
+        generator=torch.Generator().manual_seed(tc.seed),
     )
-    checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        filename="best",
-        monitor="val_loss",
-        mode="min",
-        save_last=True,
-        enable_version_counter=False,
-    )
-    trainer = L.Trainer(
-        max_epochs=tc.epochs,
-        accelerator=tc.accelerator,
-        devices=tc.devices,
-        precision=tc.precision,
-        callbacks=[
-            EarlyStopping(monitor="val_loss", patience=tc.patience, mode="min"),
-            checkpoint,
-            _History(run_dir / "metrics.csv"),
-        ],
-        logger=False,
-        num_sanity_val_steps=0,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        default_root_dir=run_dir,
-    )
-    trainer.fit(task, train_dl, val_dl, ckpt_path=str(last_ckpt) if resume else None)
+    with _quiet_lightning():
+        trainer = _make_trainer(tc, run_dir, progress, resume)
+    checkpoint = trainer.checkpoint_callback
+    with _quiet_lightning():
+        trainer.fit(task, train_dl, val_dl, ckpt_path=str(last_ckpt) if resume else None)
     if not trainer.is_global_zero:
         return {}
 
