@@ -16,15 +16,21 @@ def run(capsys, *argv):
 
 
 def test_help_lists_only_working_commands(capsys):
+    from skysift.cli.main import cli
+
     code, out, _ = run(capsys, "--help")
     assert code == 0
     listed = [
         line.split()[0] for line in out.split("Commands:")[1].strip().splitlines()
     ]
-    assert listed == ["demo", "info", "synth"]
-    for command in listed:  # each one's own help works
+    assert listed == sorted(cli.commands)
+    assert {"demo", "info", "synth", "prepare", "train", "predict", "models"} <= set(listed)
+    for command in listed:  # each one's own help works, and its subcommands' help
         code, out, _ = run(capsys, command, "--help")
         assert code == 0 and "Usage: " in out
+        for sub in getattr(cli.commands[command], "commands", {}):
+            code, out, _ = run(capsys, command, sub, "--help")
+            assert code == 0 and "Usage: " in out, (command, sub)
 
 
 def test_version(capsys):
@@ -105,9 +111,16 @@ def test_synth_halpha_and_lightcurves(capsys, tmp_path):
 
 
 def test_demo_runs(capsys, tmp_path):
-    code, out, _ = run(capsys, "demo", "--out", str(tmp_path / "demo"), "--n", "120")
+    out_dir = tmp_path / "demo"
+    code, out, _ = run(
+        capsys, "demo", "--out", str(out_dir), "--n", "120", "--epochs", "1", "--no-progress"
+    )
     assert code == 0
-    assert "store written to" in out and "class_0" in out
+    for stage in ("1/5 synthesize", "2/5 prepare", "3/5 train", "4/5 evaluate", "5/5 predict"):
+        assert stage in out
+    assert (out_dir / "run" / "model.pt").exists()
+    assert (out_dir / "run" / "report.html").exists()
+    assert (out_dir / "predictions.parquet").exists()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,77 @@
+import json
+
+import pandas as pd
+import pytest
+
+from skysift.cli.main import main
+from skysift.data.synthetic import synthesize_store
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("d") / "lines"
+    synthesize_store(path, "gaussian-lines", 240, num_classes=3, num_pixels=300, seed=0)
+    return path
+
+
+def test_models_lists_registry_with_parameter_counts(capsys):
+    from skysift.models import create_model, list_models
+
+    code, out, _ = run(capsys, "models")
+    assert code == 0
+    for name in list_models():
+        assert name in out
+    assert f"{create_model('t2').num_parameters():,}" in out
+    code, out, _ = run(capsys, "models", "t2", "--json", "--input-length", "50", "--in-channels", "2")
+    rows = json.loads(out)
+    assert rows[0]["input_shape"] == [50, 2]
+    assert rows[0]["parameters"] == create_model("t2", input_length=50, in_channels=2).num_parameters()
+    code, _, err = run(capsys, "models", "nothing*")
+    assert code == 1 and "no registered model matches" in err
+
+
+def test_train_then_predict(capsys, store, tmp_path):
+    out = tmp_path / "run"
+    code, stdout, err = run(
+        capsys, "train", "--data", store, "--model", "mlp", "--epochs", "2", "--batch-size", "32",
+        "--set", "model.params.hidden_dims=[32]", "--out", out, "--no-progress",
+    )
+    assert code == 0, err
+    assert "test split (48 objects): accuracy" in stdout and str(out) in stdout
+    assert (out / "model.pt").exists()
+    code, _, err = run(capsys, "train", "--data", store, "--model", "mlp", "--out", out, "--no-progress")
+    assert code == 1 and "already holds a run" in err
+    pred = tmp_path / "p.parquet"
+    code, stdout, err = run(capsys, "predict", out, "--data", store, "--out", pred)
+    assert code == 0, err
+    assert "read 240 objects: 240 predicted, 0 rejected" in stdout
+    df = pd.read_parquet(pred)
+    assert list(df.columns) == [
+        "object_id", "prob_class_0", "prob_class_1", "prob_class_2", "pred_class", "pred_prob"
+    ]
+    assert ((df.filter(like="prob_class").sum(axis=1) - 1).abs() < 1e-5).all()
+    code, _, err = run(capsys, "predict", out, "--data", store, "--out", pred)
+    assert code == 1 and "already exists" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--model", "mlp"], "no data"),
+        (["train", "--data", "{store}", "--model", "vgg", "--out", "{tmp}/r"], "unknown model 'vgg'"),
+        (["train", "--data", "{store}", "--set", "train.lrr=1", "--out", "{tmp}/r"], "did you mean 'lr'"),
+        (["train", "--data", "{tmp}", "--out", "{tmp}/r"], "_skysift.json"),
+        (["predict", "{tmp}", "--data", "{store}", "--out", "{tmp}/p.parquet"], "no such model file"),
+    ],
+)
+def test_bad_arguments_are_readable(capsys, store, tmp_path, argv, message):
+    argv = [a.replace("{store}", str(store)).replace("{tmp}", str(tmp_path)) for a in argv]
+    code, _, err = run(capsys, *argv)
+    assert code != 0
+    assert message in err
