@@ -36,6 +36,7 @@ import yaml
 
 __all__ = [
     "DataConfig",
+    "EvaluateConfig",
     "ModelConfig",
     "RunConfig",
     "TrainConfig",
@@ -129,12 +130,34 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class EvaluateConfig:
+    """What the report shows beyond the defaults.
+
+    Attributes
+    ----------
+    cuts : list of float
+        Extra confidence cuts for the ladder (seed 000's 0.9 ... 0.99999997
+        are always there).
+    binary_groups : dict of str to list of str
+        Binary views of a multi-class model, e.g. ``{"Ia": ["SNIa", "Ia-91bg"]}``
+        gives "Ia vs non-Ia" (seed 000).
+    matrix_cut : float or None
+        Draw a confusion matrix for objects above this probability.
+    """
+
+    cuts: list[float] = field(default_factory=list)
+    binary_groups: dict[str, list[str]] = field(default_factory=dict)
+    matrix_cut: float | None = None
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything one training run needs; written to ``RUN_DIR/config.yaml``."""
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     prepare: dict[str, Any] | None = None
     out: str = "runs/run"
 
@@ -143,7 +166,12 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+_SECTIONS = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "evaluate": EvaluateConfig,
+}
 
 
 def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:

@@ -461,7 +461,12 @@ def _evaluate_test(data, test: np.ndarray, out: np.ndarray, run_dir: Path, confi
             history_csv=run_dir / "metrics.csv",
             title=f"{config.model.name} on {Path(config.data.path).name}",
             config=config.to_dict(),
+            cuts=list(config.evaluate.cuts) or None,
+            binary_groups=dict(config.evaluate.binary_groups) or None,
+            matrix_cut=config.evaluate.matrix_cut,
         )
+        full = json.loads((run_dir / "metrics.json").read_text())
+        headline.update({k: v for k, v in full.get("headline", {}).items() if k not in headline})
     else:
         (run_dir / "metrics.json").write_text(json.dumps(headline, indent=2))
     return {"headline": headline, "report": None if report is None else str(report)}
