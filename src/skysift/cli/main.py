@@ -13,6 +13,7 @@ import click
 
 from skysift import __version__
 from skysift.cli import demo, info, prepare, synth
+from skysift.cli import explore as explore_cmd
 from skysift.cli import ingest as ingest_cmd
 from skysift.exceptions import SkysiftError
 
@@ -27,6 +28,7 @@ def cli() -> None:
 
 
 cli.add_command(demo.demo)
+cli.add_command(explore_cmd.explore)
 cli.add_command(ingest_cmd.ingest)
 cli.add_command(info.info)
 cli.add_command(prepare.prepare)
