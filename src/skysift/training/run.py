@@ -87,7 +87,8 @@ def predict_arrays(
                 else None
             )
             out = model(xb, eb).float()
-            outs.append((out.softmax(1) if classifier else out).cpu().numpy())
+            # float64 softmax: seed 000 cuts at 0.99999997, beyond float32 resolution
+            outs.append((out.double().softmax(1) if classifier else out).cpu().numpy())
     result = np.concatenate(outs) if outs else np.zeros((0, 1), np.float32)
     if not classifier and result.ndim == 2 and result.shape[1] == 1:
         result = result[:, 0]
@@ -134,33 +135,12 @@ class _History:
 
 
 def plot_training_curve(metrics_csv: Path, out: Path) -> Path:
-    """Draw loss (and accuracy) against epoch from ``metrics.csv``."""
-    import matplotlib
+    """Draw loss (and accuracy) against epoch from ``metrics.csv`` into a PNG."""
+    from skysift.evaluation.plots import plot_training_curves
+    from skysift.evaluation.report import read_history_csv
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    df = pd.read_csv(metrics_csv)
-    has_acc = "val_acc" in df and df["val_acc"].notna().any()
-    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5.5, 4))
-    axes = np.atleast_1d(axes)
-    epoch = df["epoch"] + 1
-    axes[0].plot(epoch, df["train_loss"], "o-", label="train")
-    axes[0].plot(epoch, df["val_loss"], "s-", label="validation")
-    axes[0].set(xlabel="epoch", ylabel="loss", title="Loss")
-    axes[0].set_yscale("log")
-    axes[0].legend()
-    if has_acc:
-        axes[1].plot(epoch, df["train_acc"], "o-", label="train")
-        axes[1].plot(epoch, df["val_acc"], "s-", label="validation")
-        axes[1].set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
-        axes[1].legend()
-    for ax in axes:
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
+    fig = plot_training_curves(read_history_csv(metrics_csv))
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out
 
 

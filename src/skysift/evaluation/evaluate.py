@@ -1,0 +1,138 @@
+"""Evaluate a trained model on a labelled store: predictions, report, metrics."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skysift.exceptions import DataFormatError
+
+__all__ = ["evaluate_store"]
+
+
+def evaluate_store(
+    model: Any,
+    store: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    cuts: list[float] | None = None,
+    binary_groups: dict[str, list[str]] | None = None,
+    matrix_cut: float | None = None,
+    batch_size: int = 4096,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Predict every object of a labelled store and write the report.
+
+    Parameters
+    ----------
+    model : path-like or LoadedModel
+        Run directory, ``model.pt`` or a loaded model.
+    store : path-like
+        A labelled store (raw or prepared) of the kind the model reads.
+    out_dir : path-like
+        Receives ``predictions.parquet``, ``report.html`` and ``metrics.json``.
+    cuts, binary_groups, matrix_cut
+        See :func:`skysift.evaluation.write_report`; by default the ones
+        saved in the run's config.
+    batch_size, device
+        See :func:`skysift.serving.batch.predict_store`.
+
+    Returns
+    -------
+    dict
+        ``metrics`` (as in metrics.json), ``report`` path, ``n_in``,
+        ``n_evaluated`` and ``excluded`` (object id -> reason: rejected by the
+        pipeline, unlabelled, or a class the model does not know).
+
+    Raises
+    ------
+    DataFormatError
+        If no object of the store can be evaluated.
+    """
+    import json
+
+    import pandas as pd
+
+    from skysift.evaluation.report import write_report
+    from skysift.io.store import open_store
+    from skysift.serving.batch import predict_store
+    from skysift.training.checkpoint import LoadedModel, load_model
+
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(loaded.metadata.get("run_dir", ""))
+    if (cuts is None or binary_groups is None) and (run_dir / "config.yaml").exists():
+        import yaml
+
+        saved = (yaml.safe_load((run_dir / "config.yaml").read_text()) or {}).get("evaluate") or {}
+        cuts = cuts if cuts is not None else saved.get("cuts")
+        binary_groups = binary_groups if binary_groups is not None else saved.get("binary_groups")
+        matrix_cut = matrix_cut if matrix_cut is not None else saved.get("matrix_cut")
+
+    pred_path = out_dir / "predictions.parquet"
+    summary = predict_store(loaded, store, pred_path, batch_size=batch_size, device=device, overwrite=True)
+    pred = pd.read_parquet(pred_path)
+    src = open_store(store)
+    target = loaded.target
+    truth = src.read(["object_id", target]).to_pandas()
+    merged = pred.merge(truth, on="object_id", how="left")
+    excluded: dict[str, str] = {}
+    rejected_csv = pred_path.with_name(pred_path.name + ".rejected.csv")
+    if rejected_csv.exists():
+        for row in pd.read_csv(rejected_csv).itertuples():
+            excluded[str(row.object_id)] = str(row.reason)
+    if loaded.class_names is not None:
+        known = merged[target].isin(loaded.class_names)
+        for oid, lab in zip(merged["object_id"][~known], merged[target][~known], strict=True):
+            excluded[str(oid)] = "unlabelled" if lab is None or lab != lab else f"class {lab!r} unknown to the model"
+        merged = merged[known]
+        if merged.empty:
+            raise DataFormatError(
+                f"{src.path}: no object has a label the model knows "
+                f"({', '.join(loaded.class_names)})"
+            )
+        lookup = {c: i for i, c in enumerate(loaded.class_names)}
+        y_true = merged[target].map(lookup).to_numpy()
+        y_prob = np.array(merged[[f"prob_{c}" for c in loaded.class_names]], dtype=np.float64)
+        y_prob /= y_prob.sum(axis=1, keepdims=True)  # float32 rounding
+        report = write_report(
+            out_dir,
+            y_true=y_true,
+            y_prob=y_prob,
+            class_names=loaded.class_names,
+            title=f"{loaded.model_name} on {src.path.name}",
+            cuts=cuts,
+            binary_groups=binary_groups,
+            matrix_cut=matrix_cut,
+            history_csv=run_dir / "metrics.csv" if (run_dir / "metrics.csv").exists() else None,
+        )
+    else:
+        good = merged[target].notna()
+        for oid in merged["object_id"][~good]:
+            excluded[str(oid)] = f"no {target}"
+        merged = merged[good]
+        if merged.empty:
+            raise DataFormatError(f"{src.path}: no object has a {target} value")
+        report = write_report(
+            out_dir,
+            y_true=merged[target].to_numpy(np.float64),
+            y_pred=merged[f"pred_{target}"].to_numpy(np.float64),
+            task="regression",
+            title=f"{loaded.model_name} on {src.path.name}",
+        )
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    if excluded:
+        pd.DataFrame({"object_id": list(excluded), "reason": list(excluded.values())}).to_csv(
+            out_dir / "excluded.csv", index=False
+        )
+    return {
+        "metrics": metrics,
+        "report": str(report),
+        "n_in": summary["n_in"],
+        "n_evaluated": len(merged),
+        "excluded": excluded,
+    }
