@@ -13,8 +13,13 @@ import click
 
 from skysift import __version__
 from skysift.cli import demo, info, prepare, synth
+from skysift.cli import evaluate as evaluate_cmd
+from skysift.cli import explain as explain_cmd
 from skysift.cli import explore as explore_cmd
 from skysift.cli import ingest as ingest_cmd
+from skysift.cli import models as models_cmd
+from skysift.cli import predict as predict_cmd
+from skysift.cli import train as train_cmd
 from skysift.exceptions import SkysiftError
 
 
@@ -33,6 +38,11 @@ cli.add_command(ingest_cmd.ingest)
 cli.add_command(info.info)
 cli.add_command(prepare.prepare)
 cli.add_command(synth.synth)
+cli.add_command(models_cmd.models)
+cli.add_command(evaluate_cmd.evaluate)
+cli.add_command(explain_cmd.explain)
+cli.add_command(predict_cmd.predict)
+cli.add_command(train_cmd.train)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
