@@ -40,6 +40,7 @@ __all__ = [
     "ModelConfig",
     "RunConfig",
     "TrainConfig",
+    "TuneConfig",
     "apply_overrides",
     "load_config",
     "save_config",
@@ -151,6 +152,32 @@ class EvaluateConfig:
 
 
 @dataclass(frozen=True)
+class TuneConfig:
+    """Hyper-parameter search (seed 003: Optuna TPE with 5-fold cross-validation).
+
+    Attributes
+    ----------
+    space : dict
+        Dotted config key -> distribution: ``{low, high, log}`` for floats,
+        ``{low, high, int: true}`` for integers, ``{choices: [...]}`` for a
+        categorical choice. Example: ``{"train.lr": {"low": 1e-4, "high":
+        1e-2, "log": true}, "model.params.num_heads": {"choices": [2, 4]}}``.
+    trials : int
+        Number of TPE trials.
+    folds : int
+        k of the k-fold cross-validation on the training + validation rows
+        (the test split is never seen).
+    epochs : int or None
+        Epoch budget per fold (default: ``train.epochs``).
+    """
+
+    space: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trials: int = 20
+    folds: int = 5
+    epochs: int | None = None
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything one training run needs; written to ``RUN_DIR/config.yaml``."""
 
@@ -158,6 +185,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
     prepare: dict[str, Any] | None = None
     out: str = "runs/run"
 
@@ -171,6 +199,7 @@ _SECTIONS = {
     "model": ModelConfig,
     "train": TrainConfig,
     "evaluate": EvaluateConfig,
+    "tune": TuneConfig,
 }
 
 

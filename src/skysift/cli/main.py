@@ -20,6 +20,7 @@ from skysift.cli import ingest as ingest_cmd
 from skysift.cli import models as models_cmd
 from skysift.cli import predict as predict_cmd
 from skysift.cli import train as train_cmd
+from skysift.cli import tune as tune_cmd
 from skysift.exceptions import SkysiftError
 
 
@@ -43,6 +44,7 @@ cli.add_command(evaluate_cmd.evaluate)
 cli.add_command(explain_cmd.explain)
 cli.add_command(predict_cmd.predict)
 cli.add_command(train_cmd.train)
+cli.add_command(tune_cmd.tune)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

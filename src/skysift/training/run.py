@@ -19,6 +19,7 @@ import json
 import logging
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,14 @@ import torch
 from skysift.config import RunConfig, config_from_dict, save_config
 from skysift.exceptions import SkysiftError
 
-__all__ = ["model_kwargs_for", "predict_arrays", "train_run"]
+__all__ = [
+    "BuiltTraining",
+    "build_training",
+    "load_run_data",
+    "model_kwargs_for",
+    "predict_arrays",
+    "train_run",
+]
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +152,10 @@ def plot_training_curve(metrics_csv: Path, out: Path) -> Path:
     return out
 
 
-def _balance(data, config: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, list | None]:
-    """Training arrays after balancing, and class weights for the loss."""
-    train = data.splits["train"]
+def _balance(
+    data, config: RunConfig, train: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list | None]:
+    """Training arrays of rows ``train`` after balancing, and loss class weights."""
     x, extra, y = data.x[train], data.extra[train], data.y[train]
     mode = config.train.balance
     if mode == "none" or data.class_names is None:
@@ -173,130 +182,34 @@ def _balance(data, config: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarra
     )
 
 
-@contextlib.contextmanager
-def _quiet_lightning():
-    """Hide Lightning's advertising and deprecation chatter; keep its warnings."""
-    logger = logging.getLogger("lightning.pytorch")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-            warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
-            yield
-    finally:
-        logger.setLevel(level)
+@dataclass
+class BuiltTraining:
+    """A model, its Lightning task and data loaders, ready for ``Trainer.fit``."""
+
+    model: Any
+    model_kwargs: dict[str, Any]
+    task: Any
+    train_loader: Any
+    val_loader: Any
 
 
-def _make_trainer(tc, run_dir: Path, progress: bool, resume: bool):
-    import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+def build_training(config: RunConfig, data, train: np.ndarray, val: np.ndarray) -> BuiltTraining:
+    """Build the model, task and loaders for training rows ``train`` of ``data``.
 
-    checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        filename="best",
-        monitor="val_loss",
-        mode="min",
-        save_last=True,
-        enable_version_counter=False,
-    )
-    return L.Trainer(
-        max_epochs=tc.epochs,
-        accelerator=tc.accelerator,
-        devices=tc.devices,
-        precision=tc.precision,
-        callbacks=[
-            EarlyStopping(monitor="val_loss", patience=tc.patience, mode="min"),
-            checkpoint,
-            _History(run_dir / "metrics.csv"),
-        ],
-        logger=False,
-        num_sanity_val_steps=0,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        default_root_dir=run_dir,
-    )
-
-
-def train_run(
-    config: RunConfig,
-    *,
-    resume: bool = False,
-    overwrite: bool = False,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Train, checkpoint, and evaluate on the test split; see the module docstring.
-
-    Parameters
-    ----------
-    config : RunConfig
-        The run; ``config.out`` is the run directory.
-    resume : bool, default False
-        Continue the interrupted run in ``config.out`` from its last
-        checkpoint, with the config saved there.
-    overwrite : bool, default False
-        Allow writing into a run directory that already has a model.
-    progress : bool, default True
-        Show Lightning's progress bar.
-
-    Returns
-    -------
-    dict
-        ``run_dir``, ``model_path``, ``report``, ``metrics`` (test split),
-        ``epochs``, ``n_train/n_val/n_test``, ``n_rejected``, ``seconds``.
+    Raises
+    ------
+    SkysiftError
+        If the model's task (classifier / regressor) does not match the
+        target.
     """
-    import lightning as L
     from torch.utils.data import DataLoader
 
     from skysift.models import create_model
-    from skysift.training.checkpoint import save_model
-    from skysift.training.data import (
-        ArrayDataset,
-        EpochSeededSampler,
-        load_training_data,
-    )
+    from skysift.training.data import ArrayDataset, EpochSeededSampler
     from skysift.training.task import SkysiftTask
 
-    t0 = time.perf_counter()
-    run_dir = Path(config.out)
-    last_ckpt = run_dir / "checkpoints" / "last.ckpt"
-    if resume:
-        if not last_ckpt.exists():
-            raise FileNotFoundError(
-                f"{run_dir}: no checkpoints/last.ckpt to resume from; start a new run"
-            )
-        import yaml
-
-        config = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
-    elif (run_dir / "model.pt").exists() or last_ckpt.exists():
-        if not overwrite:
-            raise FileExistsError(
-                f"{run_dir} already holds a run; use --resume to continue it, "
-                "--overwrite to replace it, or another --out"
-            )
-        for stale in [last_ckpt, run_dir / "checkpoints" / "best.ckpt", run_dir / "metrics.csv"]:
-            stale.unlink(missing_ok=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, run_dir / "config.yaml")
-
     tc = config.train
-    L.seed_everything(tc.seed, workers=True, verbose=False)
-    data = load_training_data(
-        config.data.path,
-        pipeline_config=config.prepare,
-        target=config.data.target,
-        test_size=config.data.test_size,
-        val_size=config.data.val_size,
-        group_column=config.data.group_column,
-        max_objects=config.data.max_objects,
-        seed=tc.seed,
-    )
-    if len(data.splits["train"]) == 0 or len(data.splits["val"]) == 0:
-        raise SkysiftError(
-            f"{config.data.path}: too few objects for a train and a validation split "
-            f"({len(data.y)} usable)"
-        )
-    x_tr, e_tr, y_tr, class_weights = _balance(data, config)
+    x_tr, e_tr, y_tr, class_weights = _balance(data, config, train)
     num_outputs = len(data.class_names) if data.class_names else 1
     kwargs = model_kwargs_for(
         config.model.name,
@@ -334,8 +247,7 @@ def train_run(
         "model_name": config.model.name,
         "model_kwargs": kwargs,
     }
-    val = data.splits["val"]
-    train_dl = DataLoader(
+    train_loader = DataLoader(
         ArrayDataset(x_tr, e_tr, y_tr),
         batch_size=tc.batch_size,
         sampler=EpochSeededSampler(len(y_tr), tc.seed),
@@ -345,17 +257,146 @@ def train_run(
         # it has its own generator; that draw would shift dropout after resume
         generator=torch.Generator().manual_seed(tc.seed),
     )
-    val_dl = DataLoader(
+    val_loader = DataLoader(
         ArrayDataset(data.x[val], data.extra[val], data.y[val]),
         batch_size=max(tc.batch_size, 512),
         num_workers=tc.num_workers,
         generator=torch.Generator().manual_seed(tc.seed),
     )
+    return BuiltTraining(model, kwargs, task, train_loader, val_loader)
+
+
+@contextlib.contextmanager
+def _quiet_lightning():
+    """Hide Lightning's advertising and deprecation chatter; keep its warnings."""
+    logger = logging.getLogger("lightning.pytorch")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+            warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _make_trainer(tc, run_dir: Path | None, progress: bool, resume: bool = False):
+    """Lightning Trainer with early stopping; checkpoints and history when ``run_dir``."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    checkpoint = None if run_dir is None else ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor="val_loss",
+        mode="min",
+        save_last=True,
+        enable_version_counter=False,
+    )
+    callbacks = [EarlyStopping(monitor="val_loss", patience=tc.patience, mode="min")]
+    if run_dir is not None:
+        callbacks += [checkpoint, _History(run_dir / "metrics.csv")]
+    return L.Trainer(
+        max_epochs=tc.epochs,
+        accelerator=tc.accelerator,
+        devices=tc.devices,
+        precision=tc.precision,
+        callbacks=callbacks,
+        logger=False,
+        num_sanity_val_steps=0,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        enable_checkpointing=run_dir is not None,
+        default_root_dir=run_dir,
+    )
+
+
+def load_run_data(config: RunConfig):
+    """Read, split and prepare the data of a run (see ``load_training_data``)."""
+    from skysift.training.data import load_training_data
+
+    data = load_training_data(
+        config.data.path,
+        pipeline_config=config.prepare,
+        target=config.data.target,
+        test_size=config.data.test_size,
+        val_size=config.data.val_size,
+        group_column=config.data.group_column,
+        max_objects=config.data.max_objects,
+        seed=config.train.seed,
+    )
+    if len(data.splits["train"]) == 0 or len(data.splits["val"]) == 0:
+        raise SkysiftError(
+            f"{config.data.path}: too few objects for a train and a validation split "
+            f"({len(data.y)} usable)"
+        )
+    return data
+
+
+def train_run(
+    config: RunConfig,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train, checkpoint, and evaluate on the test split; see the module docstring.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run; ``config.out`` is the run directory.
+    resume : bool, default False
+        Continue the interrupted run in ``config.out`` from its last
+        checkpoint, with the config saved there.
+    overwrite : bool, default False
+        Allow writing into a run directory that already has a model.
+    progress : bool, default True
+        Show Lightning's progress bar.
+
+    Returns
+    -------
+    dict
+        ``run_dir``, ``model_path``, ``report``, ``metrics`` (test split),
+        ``epochs``, ``n_train/n_val/n_test``, ``n_rejected``, ``seconds``.
+    """
+    import lightning as L
+
+    from skysift.training.checkpoint import save_model
+
+    t0 = time.perf_counter()
+    run_dir = Path(config.out)
+    last_ckpt = run_dir / "checkpoints" / "last.ckpt"
+    if resume:
+        if not last_ckpt.exists():
+            raise FileNotFoundError(
+                f"{run_dir}: no checkpoints/last.ckpt to resume from; start a new run"
+            )
+        import yaml
+
+        config = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    elif (run_dir / "model.pt").exists() or last_ckpt.exists():
+        if not overwrite:
+            raise FileExistsError(
+                f"{run_dir} already holds a run; use --resume to continue it, "
+                "--overwrite to replace it, or another --out"
+            )
+        for stale in [last_ckpt, run_dir / "checkpoints" / "best.ckpt", run_dir / "metrics.csv"]:
+            stale.unlink(missing_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.yaml")
+
+    tc = config.train
+    L.seed_everything(tc.seed, workers=True, verbose=False)
+    data = load_run_data(config)
+    built = build_training(config, data, data.splits["train"], data.splits["val"])
+    model, kwargs, task = built.model, built.model_kwargs, built.task
+    val = data.splits["val"]
     with _quiet_lightning():
         trainer = _make_trainer(tc, run_dir, progress, resume)
-    checkpoint = trainer.checkpoint_callback
-    with _quiet_lightning():
-        trainer.fit(task, train_dl, val_dl, ckpt_path=str(last_ckpt) if resume else None)
+        checkpoint = trainer.checkpoint_callback
+        trainer.fit(task, built.train_loader, built.val_loader, ckpt_path=str(last_ckpt) if resume else None)
     if not trainer.is_global_zero:
         return {}
 
