@@ -18,6 +18,7 @@ from skysift.cli import explain as explain_cmd
 from skysift.cli import explore as explore_cmd
 from skysift.cli import ingest as ingest_cmd
 from skysift.cli import models as models_cmd
+from skysift.cli import plot as plot_cmd
 from skysift.cli import predict as predict_cmd
 from skysift.cli import train as train_cmd
 from skysift.cli import tune as tune_cmd
@@ -37,6 +38,7 @@ cli.add_command(demo.demo)
 cli.add_command(explore_cmd.explore)
 cli.add_command(ingest_cmd.ingest)
 cli.add_command(info.info)
+cli.add_command(plot_cmd.plot)
 cli.add_command(prepare.prepare)
 cli.add_command(synth.synth)
 cli.add_command(models_cmd.models)
