@@ -630,3 +630,28 @@ def test_reshape_square_step_gives_the_model_input():
         31,
         31,
     )
+
+
+def test_rows_that_are_views_of_one_buffer_are_read_in_place():
+    # As list_column_to_numpy hands over a store's ragged rows.
+    wl_all = np.linspace(6400.0, 6800.0, 900)
+    flux_all = np.sin(wl_all / 9.0).astype(np.float32)
+    cuts = [0, 300, 650, 900]
+    wl = [wl_all[a:b] for a, b in itertools.pairwise(cuts)]
+    flux = [flux_all[a:b] for a, b in itertools.pairwise(cuts)]
+    out, _, _ = regrid(wl, flux, GRID)
+    for w, f, o in zip(wl, flux, out, strict=True):
+        np.testing.assert_allclose(o, np.interp(GRID, w, f), rtol=1e-6)
+    # views that are reversed, strided or out of order are copied instead
+    shuffled = [wl_all[300:650], wl_all[0:300]]
+    out, _, _ = regrid(shuffled, [flux_all[300:650], flux_all[0:300]], GRID)
+    np.testing.assert_allclose(
+        out[1], np.interp(GRID, wl_all[:300], flux_all[:300]), rtol=1e-6
+    )
+    stepped = [wl_all[::2], wl_all[1::2]]
+    out, _, _ = regrid(stepped, [flux_all[::2], flux_all[1::2]], GRID)
+    np.testing.assert_allclose(
+        out[0], np.interp(GRID, wl_all[::2], flux_all[::2]), rtol=1e-6
+    )
+    with pytest.raises(DataFormatError, match="decreases"):
+        regrid([wl_all[::-1]], [flux_all[::-1]], GRID)

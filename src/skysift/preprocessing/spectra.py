@@ -82,13 +82,46 @@ def _flat(values: Any, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
         n, length = values.shape
         flat = np.ascontiguousarray(values, dtype=dtype).reshape(-1)
         return flat, np.arange(n + 1, dtype=np.int64) * length
-    rows = [np.asarray(v).reshape(-1) for v in values]
-    lengths = np.fromiter((r.size for r in rows), dtype=np.int64, count=len(rows))
+    rows = list(values)
+    if not all(type(r) is np.ndarray and r.ndim == 1 for r in rows):
+        rows = [np.asarray(r).reshape(-1) for r in rows]
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     if not rows:
         return np.zeros(0, dtype=dtype), offsets
+    joined = _joined_view(rows, offsets)
+    if joined is not None:  # rows read from a store: one buffer already
+        if dtype is not None:
+            joined = joined.astype(dtype, copy=False, casting="unsafe")
+        return joined, offsets
     return np.concatenate(rows, dtype=dtype, casting="unsafe"), offsets
+
+
+def _joined_view(rows: list[np.ndarray], offsets: np.ndarray) -> np.ndarray | None:
+    """Return the buffer the rows are consecutive slices of, or None.
+
+    ``list_column_to_numpy`` returns a store's ragged rows as views into the
+    Arrow values buffer; reusing it saves copying every pixel.
+    """
+    base = rows[0].base
+    if not isinstance(base, np.ndarray) or not base.flags.c_contiguous:
+        return None
+    if not all(r.base is base and r.flags.c_contiguous for r in rows):
+        return None
+    if rows[0].dtype != base.dtype:
+        return None
+    item = base.itemsize
+    origin = base.__array_interface__["data"][0]
+    starts = np.fromiter(
+        (r.__array_interface__["data"][0] - origin for r in rows),
+        dtype=np.int64,
+        count=len(rows),
+    )
+    if starts[0] % item or np.any(starts != starts[0] + offsets[:-1] * item):
+        return None
+    first = int(starts[0] // item)
+    return base.reshape(-1)[first : first + int(offsets[-1])]
 
 
 def _unflat(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray | list[np.ndarray]:
@@ -905,6 +938,77 @@ def _gaussian_kernel(sigma_px: float, truncate: float) -> np.ndarray:
     return k / k.sum()
 
 
+def _toeplitz_pair(kernel: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """(C, D) with ``y[m] = x[m] @ C + x[m + 1] @ D`` for blocks of a signal."""
+    h = (kernel.size - 1) // 2
+    i = np.arange(block)
+    lag_c = i[:, None] - i[None, :]  # input offset within the window, same block
+    lag_d = lag_c + block  # input in the next block
+    c = np.where((lag_c >= 0) & (lag_c <= 2 * h), kernel[np.clip(lag_c, 0, 2 * h)], 0)
+    d = np.where(lag_d <= 2 * h, kernel[np.clip(lag_d, 0, 2 * h)], 0)
+    return c.astype(np.float32), d.astype(np.float32)
+
+
+class _RowBuffer:
+    """Rows of length S laid end to end in one float32 buffer, with zero slack.
+
+    :func:`_correlate` reads the buffer as consecutive blocks of B >= 2h
+    samples; the slack at the end completes the last block and its
+    neighbour.
+    """
+
+    def __init__(self, m: int, span: int, h: int) -> None:
+        self.m, self.span = m, span
+        self.block = -(-max(48, 2 * h) // 8) * 8
+        self.n_blocks = -(-(m * span) // self.block) + 1
+        self.flat = np.empty(self.n_blocks * self.block, dtype=np.float32)
+        self.flat[m * span :] = 0.0
+        self.rows = self.flat[: m * span].reshape(m, span)  # (M, S) view
+
+
+def _padded_buffer(values: np.ndarray, h: int, boundary: str) -> _RowBuffer:
+    """(M, W) rows padded by h at both ends (edge copies or zeros) in a buffer."""
+    m, width = values.shape
+    buf = _RowBuffer(m, width + 2 * h, h)
+    rows = buf.rows
+    rows[:, h : h + width] = values
+    if boundary == "extend" and width:
+        rows[:, :h] = values[:, :1]
+        rows[:, h + width :] = values[:, -1:]
+    else:
+        rows[:, :h] = 0.0
+        rows[:, h + width :] = 0.0
+    return buf
+
+
+def _correlate(buf: _RowBuffer, kernel: np.ndarray, width: int) -> np.ndarray:
+    """Correlate each row of a buffer with ``kernel``; the (M, width) valid part.
+
+    Every row carries its own h samples of padding at both ends, so the
+    rows laid end to end are one long signal in which no output of a row
+    reaches the next. Cut into blocks of B >= 2h samples (a free reshape),
+    each output block is ``x[m] @ C + x[m + 1] @ D`` with two fixed B x B
+    band matrices: the batch's whole convolution is BLAS matrix products,
+    with no copy of overlapping windows.
+    """
+    h = (kernel.size - 1) // 2
+    if h == 0 or buf.m == 0 or width == 0:
+        return buf.rows[:, h : h + width] * kernel[h]
+    block, n_blocks = buf.block, buf.n_blocks
+    c, d = _toeplitz_pair(kernel, block)
+    x = buf.flat.reshape(n_blocks, block)
+    y = np.empty((n_blocks - 1, block), dtype=np.float32)
+    tmp = np.empty((max(1, _CACHE_ELEMENTS // block), block), dtype=np.float32)
+    step = len(tmp)  # blocks per product, cache-sized
+    for a in range(0, n_blocks - 1, step):
+        b = min(n_blocks - 1, a + step)
+        np.matmul(x[a:b], c, out=y[a:b])
+        np.matmul(x[a + 1 : b + 1], d, out=tmp[: b - a])
+        y[a:b] += tmp[: b - a]
+    total = buf.m * buf.span
+    return y.reshape(-1)[:total].reshape(buf.m, buf.span)[:, :width]
+
+
 def _padded_index(offsets: np.ndarray, h: int, width: int, flat_size: int):
     """Gather index (N, width + 2h) of each row padded by h at both ends.
 
@@ -920,104 +1024,11 @@ def _padded_index(offsets: np.ndarray, h: int, width: int, flat_size: int):
     return index, inside, near
 
 
-def _toeplitz_pair(kernel: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
-    """(C, D) with ``y[m] = x[m] @ C + x[m + 1] @ D`` for blocks of a signal."""
-    h = (kernel.size - 1) // 2
-    i = np.arange(block)
-    lag_c = i[:, None] - i[None, :]  # input offset within the window, same block
-    lag_d = lag_c + block  # input in the next block
-    c = np.where((lag_c >= 0) & (lag_c <= 2 * h), kernel[np.clip(lag_c, 0, 2 * h)], 0)
-    d = np.where(lag_d <= 2 * h, kernel[np.clip(lag_d, 0, 2 * h)], 0)
-    return c.astype(np.float32), d.astype(np.float32)
-
-
-def _correlate(p: np.ndarray, kernel: np.ndarray, width: int) -> np.ndarray:
-    """Correlate each row of ``p`` (M, S >= width + 2h) with ``kernel``; (M, width).
-
-    The rows, laid end to end, are one long signal: each row carries its
-    own h pixels of padding at both ends, so no output of a row reaches the
-    next. Cut into blocks of B >= 2h samples (a free reshape), every output
-    block is ``x[m] @ C + x[m + 1] @ D`` with two fixed B x B band matrices:
-    the batch's whole convolution is BLAS matrix products, with no copy of
-    overlapping windows.
-    """
-    m, span = p.shape
-    h = (kernel.size - 1) // 2
-    if h == 0 or m == 0 or width == 0:
-        return np.asarray(p[:, h : h + width], dtype=np.float32) * kernel[h]
-    block = -(-max(64, 2 * h) // 16) * 16
-    c, d = _toeplitz_pair(kernel, block)
-    total = m * span
-    n_blocks = -(-total // block) + 1
-    flat = np.zeros(n_blocks * block, dtype=np.float32)
-    flat[:total] = p.reshape(-1)
-    x = flat.reshape(n_blocks, block)
-    y = np.empty((n_blocks - 1, block), dtype=np.float32)
-    tmp = np.empty_like(y)
-    step = max(1, _CACHE_ELEMENTS // block)  # blocks per product, cache-sized
-    for a in range(0, n_blocks - 1, step):
-        b = min(n_blocks - 1, a + step)
-        np.matmul(x[a:b], c, out=y[a:b])
-        np.matmul(x[a + 1 : b + 1], d, out=tmp[a:b])
-        y[a:b] += tmp[a:b]
-    return y.reshape(-1)[:total].reshape(m, span)[:, :width]
-
-
-def _pad_width(width: int, h: int) -> int:
-    return width + 2 * h
-
-
 def _check_boundary(boundary: str, where: str) -> None:
     if boundary not in _BOUNDARIES:
         raise ValueError(
             f"{where}: boundary must be one of {_BOUNDARIES}, got {boundary!r}"
         )
-
-
-def _pad_rows(fl, good, iv, offsets, h, boundary):
-    """Each row padded by h pixels at both ends, as one (N, W + 2h + r) array.
-
-    Returns (flux, weight, variance, kept): ``weight`` is True on data the
-    kernel may use, ``kept`` marks the positions of the output that are
-    real pixels (None when every row has W pixels). astropy's semantics:
-    "extend" repeats the edge pixel (usable or not); "fill" puts zeros
-    beyond the ends that count as data. Short rows of a ragged batch are
-    padded like their own ends. r extra zero columns on the right make the
-    width what :func:`_correlate` needs.
-    """
-    lengths = np.diff(offsets)
-    n, width = len(lengths), int(lengths.max())
-    need = _pad_width(width, h)
-    var = None
-    if iv is not None:
-        var = np.zeros(iv.shape, dtype=np.float32)
-        np.divide(1.0, iv, out=var, where=good)
-    if np.all(lengths == width):  # one (N, L) block: pad, no gathers
-        if boundary == "extend":
-            kw = {"mode": "edge"}
-        else:
-            kw = {"mode": "constant"}
-        pad = ((0, 0), (h, need - width - h))
-        f = np.pad(fl.reshape(n, width), pad, **kw)
-        w = np.pad(good.reshape(n, width), pad, **kw)
-        if boundary == "fill":
-            w[:, :h] = True  # the zeros beyond the ends count as data
-            w[:, h + width :] = True
-        v = None if var is None else np.pad(var.reshape(n, width), pad, **kw)
-        if boundary == "fill" and v is not None:
-            v[:, :h] = 0.0
-            v[:, h + width :] = 0.0
-        return f, w, v, None
-    index, inside, near = _padded_index(offsets, h, width, fl.size)
-    if boundary == "extend":
-        w = good[index] & near
-        data = w
-    else:
-        w = np.where(inside, good[index], near)
-        data = inside & w
-    f = np.where(data, fl[index], np.float32(0.0))
-    v = None if var is None else np.where(data, var[index], np.float32(0.0))
-    return f, w, v, inside[:, h : h + width]
 
 
 def _blur_flat(fl, iv, mk, offsets, sigma_px, boundary, truncate):
@@ -1027,26 +1038,59 @@ def _blur_flat(fl, iv, mk, offsets, sigma_px, boundary, truncate):
     kernel = _gaussian_kernel(sigma_px, truncate).astype(np.float32)
     h = (kernel.size - 1) // 2
     lengths = np.diff(offsets)
-    width = int(lengths.max())
+    n, width = len(lengths), int(lengths.max())
     good = _usable(fl, None, iv, mk)
-    f, w, var, kept = _pad_rows(fl, good, iv, offsets, h, boundary)
-    num = _correlate(
-        f if good.all() else np.where(w, f, np.float32(0.0)), kernel, width
-    )
-    # Rows with unusable pixels: renormalise the kernel over the usable
-    # pixels it covers (astropy's nan_treatment="interpolate").
-    bad_rows = np.flatnonzero(~w.all(axis=1)) if not good.all() else np.zeros(0, int)
+    var = None
+    if iv is not None:
+        var = np.zeros(iv.shape, dtype=np.float32)
+        np.divide(1.0, iv, out=var, where=good)
+    kept = None
+    if np.all(lengths == width):  # one (N, W) block: pad in place, no gathers
+        good2 = good.reshape(n, width)
+        f_buf = _padded_buffer(fl.reshape(n, width), h, boundary)
+        v_buf = (
+            None if var is None else _padded_buffer(var.reshape(n, width), h, boundary)
+        )
+        bad_rows = np.flatnonzero(~good2.all(axis=1))
+        if bad_rows.size:
+            w_bad = _padded_buffer(good2[bad_rows].astype(np.float32), h, boundary)
+            if boundary == "fill":  # zeros beyond the ends are data
+                w_bad.rows[:, :h] = 1.0
+                w_bad.rows[:, h + width :] = 1.0
+            f_buf.rows[bad_rows] *= w_bad.rows
+            if v_buf is not None:
+                v_buf.rows[bad_rows] *= w_bad.rows
+    else:  # ragged: gather each row with its padding
+        index, inside, near = _padded_index(offsets, h, width, fl.size)
+        if boundary == "extend":
+            w = good[index] & near
+            data = w
+        else:
+            w = np.where(inside, good[index], near)
+            data = inside & w
+        span = width + 2 * h
+        f_buf = _RowBuffer(n, span, h)
+        np.copyto(f_buf.rows, np.where(data, fl[index], np.float32(0.0)))
+        v_buf = None
+        if var is not None:
+            v_buf = _RowBuffer(n, span, h)
+            np.copyto(v_buf.rows, np.where(data, var[index], np.float32(0.0)))
+        bad_rows = np.flatnonzero(~w.all(axis=1))
+        w_bad = _RowBuffer(bad_rows.size, span, h)
+        np.copyto(w_bad.rows, w[bad_rows])
+        kept = inside[:, h : h + width]
+    num = _correlate(f_buf, kernel, width)
     den = None
-    if bad_rows.size:
-        den = _correlate(w[bad_rows], kernel, width)
+    if bad_rows.size:  # renormalise the kernel over the usable pixels it covers
+        den = _correlate(w_bad, kernel, width)
         with np.errstate(invalid="ignore", divide="ignore"):
             num[bad_rows] = np.where(
                 den > 1e-6, num[bad_rows] / den, np.float32(np.nan)
             )
     out_f = (num if kept is None else num[kept]).reshape(-1)
     out_iv = None
-    if var is not None:
-        out_var = _correlate(var, kernel * kernel, width)
+    if v_buf is not None:
+        out_var = _correlate(v_buf, kernel * kernel, width)
         if den is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 out_var[bad_rows] /= den * den
@@ -1054,7 +1098,7 @@ def _blur_flat(fl, iv, mk, offsets, sigma_px, boundary, truncate):
         out_iv = np.zeros(out_var.shape, dtype=np.float32)
         np.divide(1.0, out_var, out=out_iv, where=good & (out_var > 0))
         out_iv[~np.isfinite(out_iv)] = 0.0
-    return out_f, out_iv
+    return np.ascontiguousarray(out_f), out_iv
 
 
 def blur(
@@ -1437,49 +1481,61 @@ def regrid(
     return _regrid(wl, fl, iv, mk, offsets, np.asarray(grid_aa, dtype=np.float64))
 
 
+def _rows_of(values, offsets, rows):
+    """Return the given rows of a flat column, as (values, offsets)."""
+    lengths = np.diff(offsets)
+    new = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths[rows], out=new[1:])
+    if len(lengths) and np.all(lengths == lengths[0]):
+        return values.reshape(len(lengths), -1)[rows].reshape(-1), new
+    pick = np.zeros(len(lengths), dtype=bool)
+    pick[rows] = True
+    return values[np.repeat(pick, lengths)], new
+
+
 def _regrid(wl, fl, iv, mk, offsets, grid, ids=None):
     n = len(offsets) - 1
     good = _usable(fl, wl, iv, mk)
     if good.all():
         return _interpolate(wl, fl, iv, offsets, grid, ids)
-    # Interpolate every row as if all pixels were usable, then redo the rows
-    # that have unusable pixels on their usable pixels only.
-    lengths = np.diff(offsets)
-    bad_rows = np.searchsorted(offsets, np.flatnonzero(~good), side="right") - 1
+    # Rows with unusable pixels are interpolated over their usable pixels
+    # only; the (usually many more) clean rows without any copying.
     is_dirty = np.zeros(n, dtype=bool)
-    is_dirty[bad_rows] = True
-    dirty = np.flatnonzero(is_dirty)
-    keep = good & np.repeat(is_dirty, lengths)
-    counts = np.bincount(bad_rows, minlength=n)[dirty]
-    sub = np.zeros(dirty.size + 1, dtype=np.int64)
-    np.cumsum(lengths[dirty] - counts, out=sub[1:])
-    ids_dirty = None if ids is None else np.asarray(ids)[dirty]
-    flux_d, ivar_d, mask_d = _interpolate(
-        wl[keep], fl[keep], None if iv is None else iv[keep], sub, grid, ids_dirty
+    is_dirty[np.searchsorted(offsets, np.flatnonzero(~good), side="right") - 1] = True
+    dirty, clean = np.flatnonzero(is_dirty), np.flatnonzero(~is_dirty)
+    d_good, d_off = _rows_of(good, offsets, dirty)
+    keep_counts = (
+        np.add.reduceat(d_good, d_off[:-1], dtype=np.int64)
+        if d_good.size
+        else d_off[:-1]
     )
-    clean = np.ones(n, dtype=bool)
-    clean[dirty] = False
-    if (
-        clean.any() and clean.sum() < n // 4
-    ):  # mostly dirty: interpolate clean rows only
-        c = np.flatnonzero(clean)
-        sel = np.repeat(clean, lengths)
-        c_off = np.zeros(c.size + 1, dtype=np.int64)
-        np.cumsum(lengths[c], out=c_off[1:])
-        flux, ivar, mask = (
-            np.empty((n, grid.size), np.float32),
-            np.empty((n, grid.size), np.float32),
-            np.empty((n, grid.size), bool),
-        )
-        fc, ic, mc = _interpolate(
-            wl[sel], fl[sel], None if iv is None else iv[sel], c_off, grid, None
-        )
-        flux[c], ivar[c], mask[c] = fc, ic, mc
-    elif clean.any():
+    keep_counts = np.where(np.diff(d_off) > 0, keep_counts, 0)
+    sub = np.zeros(dirty.size + 1, dtype=np.int64)
+    np.cumsum(keep_counts, out=sub[1:])
+    flux_d, ivar_d, mask_d = _interpolate(
+        _rows_of(wl, offsets, dirty)[0][d_good],
+        _rows_of(fl, offsets, dirty)[0][d_good],
+        None if iv is None else _rows_of(iv, offsets, dirty)[0][d_good],
+        sub,
+        grid,
+        None if ids is None else np.asarray(ids)[dirty],
+    )
+    if 4 * clean.size >= 3 * n:  # mostly clean: all rows, then redo the dirty
         flux, ivar, mask = _interpolate(wl, fl, iv, offsets, grid, ids)
     else:
         flux = np.empty((n, grid.size), np.float32)
-        ivar, mask = np.empty_like(flux), np.empty((n, grid.size), bool)
+        ivar = np.empty((n, grid.size), np.float32)
+        mask = np.empty((n, grid.size), bool)
+        if clean.size:
+            c_wl, c_off = _rows_of(wl, offsets, clean)
+            flux[clean], ivar[clean], mask[clean] = _interpolate(
+                c_wl,
+                _rows_of(fl, offsets, clean)[0],
+                None if iv is None else _rows_of(iv, offsets, clean)[0],
+                c_off,
+                grid,
+                None,
+            )
     flux[dirty], ivar[dirty], mask[dirty] = flux_d, ivar_d, mask_d
     return flux, ivar, mask
 
