@@ -116,3 +116,80 @@ def test_t2_learns_light_curve_classes() -> None:
         accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
     print(f"t2: test accuracy {accuracy:.3f}")
     assert accuracy >= 0.95, f"t2 reached only {accuracy:.3f} (chance 0.33)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "length", "overrides", "steps", "lr"),
+    [
+        # the seed-002 network needs its 443-pixel input for 4 strided convolutions
+        ("cnn1d_strided", 443, {}, 150, 1e-3),
+        ("cnn2d", 140, {}, 150, 3e-3),
+        ("spectral_vit", 140, {"num_patches": 20, "depth": 2}, 150, 1e-3),
+    ],
+)
+def test_other_spectra_classifiers_learn_gaussian_lines(name, length, overrides, steps, lr) -> None:
+    centres = [length * f for f in (0.25, 0.5, 0.75)]
+    kwargs = {"centres": centres, "length": length, "snr": 10.0}
+    x_train, y_train = gaussian_line_spectra(1200, seed=1, **kwargs)
+    x_test, y_test = gaussian_line_spectra(400, seed=2, **kwargs)
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=3, input_length=length, **overrides)
+    train(model, x_train, y_train, steps=steps, lr=lr, batch_size=32)
+    with torch.no_grad():
+        accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
+    print(f"{name}: test accuracy {accuracy:.3f}")
+    assert accuracy >= 0.95, f"{name} reached only {accuracy:.3f} (chance 0.33)"
+
+
+@pytest.mark.slow
+def test_atx_learns_light_curve_classes_with_extra_features() -> None:
+    x_train, y_train = transient_light_curves(1200, length=40, seed=3)
+    x_test, y_test = transient_light_curves(400, length=40, seed=4)
+    torch.manual_seed(0)
+    model = create_model(
+        "atx", num_classes=3, in_channels=6, input_length=40, num_extra_features=2
+    )
+    extra_train, extra_test = torch.randn(1200, 2), torch.randn(400, 2)  # uninformative
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+    model.train()
+    for _ in range(150):
+        idx = torch.randint(1200, (32,), generator=g)
+        optimiser.zero_grad()
+        F.cross_entropy(model(x_train[idx], extra_train[idx]), y_train[idx]).backward()
+        optimiser.step()
+    model.eval()
+    with torch.no_grad():
+        accuracy = (model(x_test, extra_test).argmax(1) == y_test).float().mean().item()
+    print(f"atx: test accuracy {accuracy:.3f}")
+    assert accuracy >= 0.95, f"atx reached only {accuracy:.3f} (chance 0.33)"
+
+
+def redshifted_spectra(n: int, *, length: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Three emission lines at rest log-wavelengths, shifted by log(1 + z), 0 < z < 0.8."""
+    g = torch.Generator().manual_seed(seed)
+    z = 0.8 * torch.rand(n, generator=g)
+    loglam = torch.linspace(math.log(3600.0), math.log(9800.0), length)
+    rest = torch.log(torch.tensor([2800.0, 3727.0, 4861.0]))
+    centres = rest[None, :] + torch.log1p(z)[:, None]  # (n, 3)
+    width = 0.004
+    amp = 0.5 + 0.5 * torch.rand(n, 3, generator=g)
+    lines = (amp[:, :, None] * torch.exp(-0.5 * ((loglam[None, None, :] - centres[:, :, None]) / width) ** 2)).sum(1)
+    flux = 1.0 + lines + 0.05 * torch.randn(n, length, generator=g)
+    flux = (flux - flux.mean(1, keepdim=True)) / flux.std(1, keepdim=True)
+    return flux, z
+
+
+@pytest.mark.slow
+def test_redshift_regressor_beats_the_mean_by_a_wide_margin() -> None:
+    x_train, z_train = redshifted_spectra(1500, length=443, seed=5)
+    x_test, z_test = redshifted_spectra(400, length=443, seed=6)
+    torch.manual_seed(0)
+    model = create_model("cnn1d_strided_regressor", input_length=443)
+    train(model, x_train, z_train, steps=300, lr=1e-3, loss_fn=lambda p, t: F.mse_loss(p.squeeze(1), t))
+    with torch.no_grad():
+        mse = F.mse_loss(model(x_test).squeeze(1), z_test).item()
+    baseline = F.mse_loss(torch.full_like(z_test, z_train.mean().item()), z_test).item()
+    print(f"regressor MSE {mse:.5f} vs predicting the mean {baseline:.5f}")
+    assert mse < 0.2 * baseline
