@@ -12,10 +12,12 @@ from collections.abc import Sequence
 import click
 
 from skysift import __version__
+from skysift.cli import candidates as candidates_cmd
 from skysift.cli import demo, info, prepare, synth
 from skysift.cli import evaluate as evaluate_cmd
 from skysift.cli import explain as explain_cmd
 from skysift.cli import explore as explore_cmd
+from skysift.cli import export as export_cmd
 from skysift.cli import ingest as ingest_cmd
 from skysift.cli import models as models_cmd
 from skysift.cli import plot as plot_cmd
@@ -34,8 +36,10 @@ def cli() -> None:
     """
 
 
+cli.add_command(candidates_cmd.candidates)
 cli.add_command(demo.demo)
 cli.add_command(explore_cmd.explore)
+cli.add_command(export_cmd.export)
 cli.add_command(ingest_cmd.ingest)
 cli.add_command(info.info)
 cli.add_command(plot_cmd.plot)
