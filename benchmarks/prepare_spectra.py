@@ -25,9 +25,9 @@ machine; BLAS and OpenMP are held to one thread):
   ivar and honours masks; the loops do not.
 * loop: the straightforward per-spectrum NumPy code of seed 001 (formula
   7.1-7.3 on every pixel, ``np.convolve`` with the 57-tap kernel,
-  ``np.interp``, standardise), on ``--loop-n`` spectra taken from the first
-  ten chunks and timed between them, so both see the same machine load;
-  extrapolated per spectrum.
+  ``np.interp``, standardise), on ``--loop-n`` spectra taken from 20
+  chunks spread over the run and timed between the pipeline's chunks, so
+  both see the same machine load; extrapolated per spectrum.
 * loop, cropped first: the same loop on the window only (how much of the
   gain is the crop, how much the vectorisation).
 * loop, astropy: seed 001's literal ``astropy.convolution.convolve`` call, on
@@ -182,7 +182,11 @@ def main(argv=None) -> None:
         "cropped": args.loop_n,
         "astropy": max(args.loop_n // 10, 1),
     }
-    slices = max(1, min(10, -(-args.n // args.chunk)))
+    n_chunks = -(-args.n // args.chunk)
+    slices = max(1, min(20, n_chunks))
+    # chunks, spread over the whole run, on which the loops are timed too
+    loop_chunks = set(np.linspace(0, n_chunks - 1, slices).round().astype(int).tolist())
+    slices = len(loop_chunks)
     rows = {how: [0, 0.0] for how in kinds}
     done = n_out = index = clean_count = 0
     cpu = cpu_arrow = wall = gen = 0.0
@@ -203,7 +207,7 @@ def main(argv=None) -> None:
         if index == 0:
             for how in kinds:
                 loop_prepare(batch, 2, how)  # warm up (imports, caches)
-        if index < slices:
+        if index in loop_chunks:
             for how, total in kinds.items():
                 count = min(m, -(-total // slices), total - rows[how][0])
                 if count <= 0:

@@ -20,8 +20,11 @@ step name              function                          seed
 Wavelengths are in Angstrom (``wavelength_aa``, float64); fluxes and inverse
 variances are float32; ``mask`` is True on bad pixels. Array arguments are
 (N, L) arrays or sequences of N 1-D arrays of different lengths; every
-function is vectorised over the batch (ragged batches are handled in one flat
-buffer with row offsets, never with a Python loop per spectrum).
+function is vectorised over the batch: a ragged batch becomes one flat
+buffer with row offsets (the store's own buffer when the rows are its
+consecutive views, as ``batch_from_arrow`` hands them over), and all the
+arithmetic runs on that buffer, never in a Python loop per spectrum.
+Functions and steps never modify their inputs.
 
 A spectrum's *usable* pixels are those with finite wavelength and flux,
 ``ivar > 0`` (when ivar is given) and ``mask`` False; the other pixels never
@@ -1094,11 +1097,20 @@ def _blur_flat(fl, iv, mk, offsets, sigma_px, boundary, truncate):
         if den is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 out_var[bad_rows] /= den * den
-        out_var = (out_var if kept is None else out_var[kept]).reshape(-1)
-        out_iv = np.zeros(out_var.shape, dtype=np.float32)
-        np.divide(1.0, out_var, out=out_iv, where=good & (out_var > 0))
+        use = (
+            good & (out_var > 0).reshape(-1)
+            if kept is None
+            else good & (out_var[kept] > 0)
+        )
+        if kept is None:  # write 1 / var straight into the (N, W) result
+            out_iv = np.zeros((n, width), dtype=np.float32)
+            np.divide(1.0, out_var, out=out_iv, where=use.reshape(n, width))
+            out_iv = out_iv.reshape(-1)
+        else:
+            out_iv = np.zeros(use.shape, dtype=np.float32)
+            np.divide(1.0, out_var[kept], out=out_iv, where=use)
         out_iv[~np.isfinite(out_iv)] = 0.0
-    return np.ascontiguousarray(out_f), out_iv
+    return out_f, out_iv
 
 
 def blur(
