@@ -324,8 +324,10 @@ def _cholesky_inverse_pair(k, leaf: int = 32):
     off-diagonal block and the Schur complement use matrix products with
     the leading block's explicit inverse, and ``L^-1`` is assembled from the
     two halves' inverses. Almost all the work is then in batched matrix
-    products, which run several times faster than a batched LAPACK
-    ``potrf`` + ``potri`` on small matrices (and suit GPUs as well). The
+    products: on small matrices (n ~ 100) this measured about 1.5x faster
+    on a CPU than a batched LAPACK ``potrf`` followed by ``potri``, which
+    loop over the batch one small matrix at a time, and it maps onto
+    batched GEMMs on a GPU as well. The
     explicit inverses lose a little accuracy against triangular solves,
     bounded by the condition number of ``L``; the tests check the result
     against LAPACK and scikit-learn. ``info`` is 0, or 1 + the first
@@ -358,9 +360,10 @@ def _cholesky_inverse_pair(k, leaf: int = 32):
 def _evaluate(chunk: _Chunk, theta, jitter_scales, need_derivatives):
     """Log-likelihood (and its gradient and Hessian) at ``theta`` (B, 2).
 
-    Returns a dict with ``ll`` (B,), ``ok`` (B,) bool, ``alpha`` (B, n),
-    ``chol`` (B, n, n), ``jitter`` (B,) bool and, if asked, ``grad`` (B, 2),
-    ``hess`` (B, 2, 2) and ``fisher`` (B, 2, 2).
+    Returns a dict with ``ll`` (B,), ``ok`` (B,) bool, ``alpha = K^-1 y``
+    (B, n), ``linv = L^-1`` (B, n, n), ``jitter`` (B,) bool and, if asked,
+    ``grad`` (B, 2), ``hess`` (B, 2, 2) and ``fisher`` (B, 2, 2). Failed
+    factorisations give ``ok = False`` and ``ll = -inf``.
     """
     torch = chunk.torch
     a = torch.exp(theta[:, 0])
@@ -481,7 +484,7 @@ def _newton_step(torch, grad, hess, fisher, theta, lo, hi, radius):
 
 
 def _prepare_points(time_mjd, band, flux, flux_err, bands, lam):
-    """Flat arrays of usable points, their object index, counts and flags."""
+    """Return the usable points as flat arrays, per-object counts and flags."""
     t, counts = _flatten(time_mjd, "time_mjd", None, np.float64)
     n = len(counts)
     f, c_f = _flatten(flux, "flux", n, np.float64)
@@ -494,7 +497,7 @@ def _prepare_points(time_mjd, band, flux, flux_err, bands, lam):
                 f"light curve {bad}: time_mjd has {counts[bad]} values but "
                 f"{name} has {c[bad]}"
             )
-    if b.dtype.kind not in "US":
+    if b.dtype.kind != "U":  # object (from Arrow) or bytes
         b = b.astype(str)
     wave = np.full(len(t), np.nan)
     for name, value in zip(bands, lam, strict=True):
