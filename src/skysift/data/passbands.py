@@ -2,7 +2,8 @@
 
 The 2-D Gaussian process of seed 003 interpolates over (time, wavelength), so
 each band name maps to one wavelength in Angstrom. Values are the effective
-wavelengths used for PLAsTiCC/LSST (ugrizy) and ZTF (g, r) light-curve work.
+wavelengths used for PLAsTiCC/LSST (ugrizy), ZTF (g, r) and DES/SNPCC (griz)
+light-curve work.
 """
 
 __all__ = ["PASSBANDS", "band_wavelengths"]
@@ -18,6 +19,9 @@ PASSBANDS: dict[str, dict[str, float]] = {
         "y": 9712.4,
     },
     "ztf": {"g": 4804.8, "r": 6436.9},
+    # DES griz: throughput-weighted mean wavelengths of the filter curves
+    # shipped with the SNPCC simulation (SIMGEN_PUBLIC_DES)
+    "des": {"g": 4781.0, "r": 6359.9, "i": 7758.9, "z": 9208.1},
 }
 
 
@@ -26,7 +30,7 @@ def band_wavelengths(survey: str, bands: str | None = None) -> dict[str, float]:
 
     Parameters
     ----------
-    survey : {"lsst", "ztf"}
+    survey : {"lsst", "ztf", "des"}
         The survey.
     bands : str, optional
         Band names, one character each (``"gri"``); all bands when omitted.

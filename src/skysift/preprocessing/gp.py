@@ -984,7 +984,7 @@ class GaussianProcessInterpolator(Step):
     ----------
     num_points : int, default 100
         Grid length L (seed 003 uses 100).
-    survey : {"lsst", "ztf"} or None, default "lsst"
+    survey : {"lsst", "ztf", "des"} or None, default "lsst"
         Passband set from :func:`skysift.data.passbands.band_wavelengths`;
         ignored when ``band_wavelengths`` is given.
     bands : str, optional
@@ -1091,7 +1091,7 @@ class GaussianProcessInterpolator(Step):
             return table
         if self.survey is None:
             raise ValueError(
-                "gp: give survey ('lsst' or 'ztf') or band_wavelengths "
+                "gp: give survey ('lsst', 'ztf' or 'des') or band_wavelengths "
                 "(band name -> Angstrom)"
             )
         return band_wavelengths(self.survey, self.bands)
