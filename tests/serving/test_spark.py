@@ -141,3 +141,38 @@ def test_wrong_store_kind_refused_before_any_work(halpha, tmp_path):
     ):
         predict_spark(model, lc.path, tmp_path / "p.parquet")
     assert not (tmp_path / "p.parquet").exists()
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_prepared_store_with_a_loaded_model(spark, halpha, tmp_path):
+    """Model inputs stored ready-made, and a model given in memory, not as a file."""
+    from skysift.io.store import StoreWriter
+    from skysift.serving.batch import prepare_records
+    from skysift.training.checkpoint import load_model
+
+    store, model = halpha
+    loaded = load_model(model)
+    prepared = prepare_records(store.read(), loaded.pipeline)
+    path = tmp_path / "prepared"
+    with StoreWriter(
+        path, kind="prepared", attrs={"input_shape": [1, 140]}, row_group_size=50
+    ) as w:
+        w.write(
+            {
+                "object_id": list(prepared["object_id"]),
+                "x": prepared["x"].reshape(len(prepared["x"]), -1),
+                "extra": np.zeros((len(prepared["x"]), 0), np.float32),
+            }
+        )
+    local = predict_store(loaded, path, tmp_path / "local.parquet")
+    got = predict_spark(loaded, path, tmp_path / "spark.parquet", session=spark)
+    assert got["n_out"] == local["n_out"] == 300 and got["n_rejected"] == 0
+    assert got["class_counts"] == local["class_counts"]
+    a = pd.read_parquet(tmp_path / "local.parquet")
+    b = pd.read_parquet(tmp_path / "spark.parquet").set_index("object_id")
+    b = b.loc[a.object_id].reset_index()
+    np.testing.assert_allclose(
+        b.filter(like="prob_"), a.filter(like="prob_"), rtol=0, atol=1e-5
+    )
+    assert pd.read_csv(tmp_path / "spark.parquet.rejected.csv").empty

@@ -225,10 +225,12 @@ def _start_session(master: str, app_name: str, conf: Mapping[str, Any]):
 
     if SparkContext._active_spark_context is not None:  # one SparkContext per process
         return sql.SparkSession.builder.getOrCreate(), False
-    if master.startswith("local"):
-        # Local executors are child processes of this one: give them this
-        # interpreter (and so this environment, with torch and skysift).
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if "PYSPARK_PYTHON" not in os.environ and "spark.pyspark.python" not in conf:
+        # Executors run Python workers with "python3" unless told otherwise,
+        # which is rarely the environment holding torch and skysift; this
+        # interpreter is (local executors are child processes of this one,
+        # and cluster nodes built from the same image have the same path).
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     builder = sql.SparkSession.builder.master(master).appName(app_name)
     for key, value in conf.items():
         builder = builder.config(key, str(value))
@@ -285,7 +287,9 @@ def predict_spark(
         Replace an existing ``out`` (file or directory).
     spark_conf : mapping, optional
         Spark settings for a session this function starts, e.g.
-        ``{"spark.executor.memory": "4g"}``.
+        ``{"spark.executor.memory": "4g"}``. Executors run this Python
+        interpreter (``sys.executable``) unless ``PYSPARK_PYTHON`` or
+        ``spark.pyspark.python`` names another one.
     session : pyspark.sql.SparkSession, optional
         Use this session. Without one, a Spark session already running in
         this process is used as it is (Spark allows one per process);
