@@ -106,8 +106,13 @@ def explain_objects(
     wavelength = prepared.get("wavelength_aa")
     gp_step = next((s for s in loaded.pipeline.steps if s.step_name == "gp"), None)
     bands = None
-    if gp_step is not None and getattr(gp_step, "bands", None):
-        bands = list(gp_step.bands)
+    if gp_step is not None:
+        from skysift.data.passbands import band_wavelengths
+
+        if gp_step.band_wavelengths:
+            bands = list(gp_step.band_wavelengths)
+        elif gp_step.survey:
+            bands = list(band_wavelengths(gp_step.survey, gp_step.bands))
     for i, oid in enumerate(kept_ids):
         stem = out_dir / _safe(oid)
         if cam is not None:

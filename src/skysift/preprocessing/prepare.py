@@ -119,6 +119,18 @@ def prepare_store(
                 )
                 n_extra = extra.shape[1]
                 columns = {k: batch[k] for k in _CARRIED if k in batch}
+                # per-object diagnostics added by steps (e.g. the GP's fit
+                # flags and hyperparameters) travel with the prepared data
+                columns.update(
+                    {
+                        k: v
+                        for k, v in batch.items()
+                        if k.startswith("gp_")
+                        and isinstance(v, np.ndarray)
+                        and v.ndim == 1
+                        and len(v) == len(x)
+                    }
+                )
                 columns["x"] = x.reshape(len(x), -1)
                 columns["extra"] = extra
                 writer.write(columns)
