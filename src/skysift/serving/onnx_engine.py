@@ -176,6 +176,9 @@ def load_onnx_model(
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only; warnings become exceptions below
     options.inter_op_num_threads = 1
+    # Batch work: idle threads sleep instead of spinning, which on a shared
+    # machine only burns the cores other processes need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads is not None:
         options.intra_op_num_threads = int(threads)
     try:
