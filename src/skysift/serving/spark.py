@@ -7,10 +7,12 @@ broadcast to the executors, and every task streams its rows through the saved
 preparation pipeline and the model in chunks of ``batch_size`` with
 ``DataFrame.mapInArrow`` -- the Arrow twin of ``mapInPandas``: the store's
 list columns reach Python as Arrow list arrays and go straight into
-:func:`~skysift.preprocessing.pipeline.batch_from_arrow`, with no per-object
-pandas objects in between (and no dependence on pyspark's pandas support).
-Each Python worker loads the model once and keeps it for the later tasks it
-runs.
+:func:`~skysift.serving.batch.prepare_records`, with no per-object pandas
+objects in between (and no dependence on pyspark's pandas support, which
+warns about pandas 3). Each Python worker loads the model once and keeps it
+for the later tasks it runs. The model is checked against the store on the
+driver first (:func:`~skysift.serving.batch.check_model_store`), so a
+mismatch is refused before any Spark work, with predict_store's message.
 
 The predictions have exactly the columns of ``predict_store``; they are
 written as a Parquet dataset directory (one part file per task, as Spark
