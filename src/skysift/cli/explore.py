@@ -75,6 +75,13 @@ from skysift.cli._summary import _size
     show_default=True,
     help="t-SNE perplexity (seed 001: 40).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Threads for the embedding (more help t-SNE on an otherwise idle machine).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 def explore(
@@ -87,6 +94,7 @@ def explore(
     wl_range,
     num,
     perplexity,
+    jobs,
     seed,
     overwrite,
 ) -> None:
@@ -135,6 +143,7 @@ def explore(
         grid=None if wl_range is None else (wl_range[0], wl_range[1], num),
         seed=seed,
         perplexity=perplexity,
+        n_jobs=jobs,
     )
     counts = " + ".join(
         f"{c:,} ({n})" for c, n in zip(result["counts"], result["names"], strict=True)

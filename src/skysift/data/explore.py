@@ -41,6 +41,7 @@ def embed(
     seed: int = 0,
     perplexity: float = 40.0,
     pca_components: int = 30,
+    n_jobs: int | None = 1,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Map each row of ``x`` to a point in 2D.
 
@@ -58,6 +59,11 @@ def embed(
         small samples.
     pca_components : int, default 30
         Dimensions kept before t-SNE (seed 001: 30).
+    n_jobs : int or None, default 1
+        Threads for the linear algebra and t-SNE's OpenMP loops; None uses
+        every core. One thread is the safe default: on a machine shared with
+        other busy processes, OpenMP threads that spin while waiting for
+        each other can make t-SNE tens of times slower.
 
     Returns
     -------
@@ -80,7 +86,7 @@ def embed(
     >>> coords.shape, info["explained_variance_ratio"][0] > info["explained_variance_ratio"][1]
     ((50, 2), True)
     """
-    from sklearn.decomposition import PCA
+    from threadpoolctl import threadpool_limits
 
     if method not in METHODS:
         raise ValueError(f"unknown embedding method {method!r}; choose from {METHODS}")
@@ -94,6 +100,13 @@ def embed(
             f"embed: {int(bad.sum())} row(s) hold NaN or inf (e.g. row "
             f"{int(np.flatnonzero(bad)[0])}); prepare the spectra first"
         )
+    with threadpool_limits(limits=n_jobs):
+        return _embed(x, method, seed, perplexity, pca_components)
+
+
+def _embed(x, method, seed, perplexity, pca_components):
+    from sklearn.decomposition import PCA
+
     if method == "pca":
         pca = PCA(n_components=min(2, x.shape[1]), random_state=seed)
         coords = pca.fit_transform(x)
@@ -345,6 +358,7 @@ def explore_stores(
     grid: tuple[float, float, int] | None = None,
     seed: int = 0,
     perplexity: float = 40.0,
+    n_jobs: int | None = 1,
 ) -> dict[str, Any]:
     """Draw the 2D map of one or more stores on the same axes.
 
@@ -370,6 +384,8 @@ def explore_stores(
         stores share, with 140 points (seed 001's LAMOST sampling).
     seed : int, default 0
     perplexity : float, default 40
+    n_jobs : int or None, default 1
+        Threads for the embedding (see :func:`embed`).
 
     Returns
     -------
@@ -464,7 +480,9 @@ def explore_stores(
     )
     dataset = np.repeat(np.arange(len(xs)), counts)
     names = list(names) if names else [Path(p).name for p in paths]
-    coords, info = embed(x, method=method, seed=seed, perplexity=perplexity)
+    coords, info = embed(
+        x, method=method, seed=seed, perplexity=perplexity, n_jobs=n_jobs
+    )
     fig = plot_map(coords, label_arr, dataset=dataset, dataset_names=names, info=info)
     saved = None
     if out is not None:
