@@ -62,7 +62,15 @@ def archives(tmp_path, capsys):
 def test_explore_two_raw_stores(archives, tmp_path, capsys):
     out = tmp_path / "maps" / "pca.png"
     code, text, err = run(
-        capsys, "explore", *archives, "--out", out, "--names", "Ondrejov,LAMOST"
+        capsys,
+        "explore",
+        *archives,
+        "--out",
+        out,
+        "--name",
+        "Ondrejov",
+        "--name",
+        "LAMOST",
     )
     assert code == 0, err
     assert "mapped 90 (Ondrejov) + 60 (LAMOST) spectra with pca" in text
@@ -110,10 +118,8 @@ def test_explore_after_domain_adaptation(archives, tmp_path, capsys):
 
 def test_explore_errors(archives, tmp_path, capsys):
     out = tmp_path / "m.png"
-    code, _, err = run(
-        capsys, "explore", *archives, "--out", out, "--names", "only-one"
-    )
-    assert code == 2 and "1 name(s) for 2 store(s)" in err
+    code, _, err = run(capsys, "explore", *archives, "--out", out, "--name", "only-one")
+    assert code == 2 and "--name given 1 time(s) for 2 store(s)" in err
     lc = tmp_path / "lc"
     assert run(capsys, "synth", "lightcurves", "--n", 12, "--out", lc)[0] == 0
     code, _, err = run(capsys, "explore", lc, "--out", out)

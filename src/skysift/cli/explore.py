@@ -32,9 +32,11 @@ from skysift.cli._summary import _size
     help="Figure to write (.png, .pdf or .svg).",
 )
 @click.option(
-    "--names",
-    default=None,
-    help="Comma-separated legend names, one per store (default: directory names).",
+    "--name",
+    "names",
+    multiple=True,
+    help="Legend name of a store; give it once per store, in order (default: "
+    "the directory names).",
 )
 @click.option(
     "--max-per-dataset",
@@ -113,13 +115,11 @@ def explore(
 
     if len(stores) > 6:
         raise click.UsageError(f"at most 6 stores can share one map, got {len(stores)}")
-    name_list = None
-    if names:
-        name_list = [n.strip() for n in names.split(",")]
-        if len(name_list) != len(stores):
-            raise click.UsageError(
-                f"--names gives {len(name_list)} name(s) for {len(stores)} store(s)"
-            )
+    name_list = list(names) or None
+    if name_list and len(name_list) != len(stores):
+        raise click.UsageError(
+            f"--name given {len(name_list)} time(s) for {len(stores)} store(s)"
+        )
     if os.path.exists(out) and not overwrite:
         raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
     pipeline = None
