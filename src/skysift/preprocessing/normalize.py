@@ -111,7 +111,9 @@ def weighted_standardize(
     safe = np.where(w > 0, flux, 0.0)
     wsum = w.sum(axis=1, keepdims=True)
     mean = (w * safe).sum(axis=1, keepdims=True) / np.maximum(wsum, _TINY)
-    rms = np.sqrt((w * (safe - mean) ** 2).sum(axis=1, keepdims=True) / np.maximum(wsum, _TINY))
+    rms = np.sqrt(
+        (w * (safe - mean) ** 2).sum(axis=1, keepdims=True) / np.maximum(wsum, _TINY)
+    )
     out = (flux - mean) / np.maximum(rms, _TINY)
     out[(wsum == 0).ravel()] = 0.0
     return out.astype(np.float32, copy=False)
