@@ -183,11 +183,15 @@ def redshifted_spectra(n: int, *, length: int, seed: int) -> tuple[torch.Tensor,
 
 @pytest.mark.slow
 def test_redshift_regressor_beats_the_mean_by_a_wide_margin() -> None:
-    x_train, z_train = redshifted_spectra(1500, length=443, seed=5)
+    x_train, z_train = redshifted_spectra(800, length=443, seed=5)
     x_test, z_test = redshifted_spectra(400, length=443, seed=6)
     torch.manual_seed(0)
-    model = create_model("cnn1d_strided_regressor", input_length=443)
-    train(model, x_train, z_train, steps=300, lr=1e-3, loss_fn=lambda p, t: F.mse_loss(p.squeeze(1), t))
+    # the seed's layout with narrower convolutions keeps the CPU budget small
+    model = create_model(
+        "cnn1d_strided_regressor", input_length=443, conv_channels=(8, 16, 32, 32), drop_rate=0.1
+    )
+    train(model, x_train, z_train, steps=200, lr=2e-3, batch_size=32,
+          loss_fn=lambda p, t: F.mse_loss(p.squeeze(1), t))
     with torch.no_grad():
         mse = F.mse_loss(model(x_test).squeeze(1), z_test).item()
     baseline = F.mse_loss(torch.full_like(z_test, z_train.mean().item()), z_test).item()
