@@ -148,3 +148,32 @@ def test_regressor_on_a_classifier_target_is_refused(lines_store, tmp_path):
                     train=cfg.train, prepare=cfg.prepare, out=cfg.out)
     with pytest.raises(Exception, match=r"regressor; set data\.target"):
         train_run(cfg, progress=False)
+
+
+@pytest.mark.parametrize("mode", ["class_weights", "smote"])
+def test_balancing_touches_only_the_training_split(tmp_path, mode):
+    from skysift.config import apply_overrides
+    from skysift.training.run import _balance, load_run_data
+
+    path = tmp_path / "imbalanced"
+    synthesize_store(
+        path, "gaussian-lines", 300, num_classes=3, num_pixels=400, class_weights=[0.7, 0.2, 0.1], seed=1
+    )
+    cfg = apply_overrides(make_config(path, tmp_path / "run"), [f"train.balance={mode}"])
+    data = load_run_data(cfg)
+    train = data.splits["train"]
+    x, extra, y, weights = _balance(data, cfg, train)
+    assert len(extra) == len(y)
+    counts = np.bincount(data.y[train], minlength=3)
+    if mode == "smote":
+        assert weights is None
+        assert np.all(np.bincount(y) == counts.max())
+        # the original training rows come first, unchanged
+        np.testing.assert_array_equal(x[: len(train)], data.x[train])
+    else:
+        np.testing.assert_allclose(weights, len(train) / (3 * counts))
+        assert len(y) == len(train)
+    # validation and test rows are never resampled
+    assert len(data.splits["val"]) + len(data.splits["test"]) + len(train) == 300
+    run = train_run(apply_overrides(cfg, ["train.epochs=1"]), progress=False)
+    assert run["n_train"] == len(train)

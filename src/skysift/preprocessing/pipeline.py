@@ -74,7 +74,15 @@ def register_step(name: str) -> Callable[[type[Step]], type[Step]]:
     """
 
     def decorator(cls: type[Step]) -> type[Step]:
-        if name in _STEPS:
+        old = _STEPS.get(name)
+        same = old is not None and (old.__module__, old.__qualname__) == (
+            cls.__module__,
+            cls.__qualname__,
+        )
+        # the same class seen again (its module imported a second time, as
+        # pytest's doctest collection does) replaces itself; a different
+        # class under a taken name is an error
+        if old is not None and not same:
             raise ValueError(
                 f"preparation step {name!r} is already registered "
                 f"(by {_STEPS[name].__module__}.{_STEPS[name].__name__})"

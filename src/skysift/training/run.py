@@ -161,22 +161,17 @@ def _balance(
     if mode == "none" or data.class_names is None:
         return x, extra, y, None
     if mode == "class_weights":
-        from sklearn.utils.class_weight import compute_class_weight
+        from skysift.preprocessing.balance import class_weights
 
-        present = np.unique(y)
-        w = np.ones(len(data.class_names))
-        w[present] = compute_class_weight("balanced", classes=present, y=y)
-        return x, extra, y, w.tolist()
+        return x, extra, y, class_weights(y, classes=np.arange(len(data.class_names))).tolist()
     if mode == "smote":
-        from imblearn.over_sampling import SMOTE
+        from skysift.preprocessing.balance import smote_resample
 
-        flat = np.concatenate([x.reshape(len(x), -1), extra], axis=1)
-        k = max(1, min(5, np.bincount(y).min() - 1))
-        flat_res, y_res = SMOTE(k_neighbors=k, random_state=config.train.seed).fit_resample(flat, y)
-        n_x = int(np.prod(x.shape[1:]))
-        x_res = flat_res[:, :n_x].reshape((len(flat_res), *x.shape[1:])).astype(np.float32)
-        extra_res = flat_res[:, n_x:].astype(np.float32)
-        return x_res, extra_res, y_res.astype(np.int64), None
+        k = max(1, min(5, int(np.bincount(y).min()) - 1))
+        x_res, y_res, extra_res = smote_resample(
+            x, y, seed=config.train.seed, k_neighbors=k, extra=extra
+        )
+        return x_res.astype(np.float32), extra_res.astype(np.float32), y_res.astype(np.int64), None
     raise ValueError(
         f"train.balance must be 'none', 'class_weights' or 'smote', got {mode!r}"
     )
