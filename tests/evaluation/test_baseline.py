@@ -1,0 +1,110 @@
+"""The GP-feature baseline: features against closed forms, learning on synthetic light curves."""
+
+import numpy as np
+import pytest
+
+from skysift.evaluation.baseline import GradientBoostedBaseline, gp_features
+from skysift.exceptions import NotFittedError
+
+
+def _gaussian_bands(sigma_days, shift_days=0.0, scale=(1.0, 2.0), length=301):
+    """Gaussian pulses on a 0..300 d grid (1 d steps) peaking at t = 100 (+ shift in band 1)."""
+    t = np.linspace(0.0, 300.0, length)
+    g = scale[0] * np.exp(-0.5 * ((t - 100.0) / sigma_days) ** 2)
+    r = scale[1] * np.exp(-0.5 * ((t - 100.0 - shift_days) / sigma_days) ** 2)
+    return np.stack([g, r], axis=-1)[None], np.array([0.0]), np.array([300.0])
+
+
+@pytest.mark.parametrize("sigma", [5.0, 12.5, 30.0])
+def test_rise_fall_match_the_half_width_of_a_gaussian(sigma):
+    x, start, stop = _gaussian_bands(sigma)
+    f, names = gp_features(x, time_start_mjd=start, time_stop_mjd=stop, band_names="gr")
+    d = dict(zip(names, f[0], strict=True))
+    half_width = sigma * np.sqrt(2 * np.log(2))  # closed form, half maximum
+    for band in "gr":
+        # the grid point below half maximum lies within one step (1 d) outside
+        assert half_width <= d[f"rise_days_{band}"] <= half_width + 1.0
+        assert half_width <= d[f"fall_days_{band}"] <= half_width + 1.0
+    # colour g - r at peak is -2.5 log10(1/2)
+    assert d["colour_g_r"] == pytest.approx(2.5 * np.log10(2.0))
+    assert d["peak_flux_r"] == pytest.approx(2.0)
+    decline = np.exp(-0.5 * (30.0 / sigma) ** 2)
+    assert d["decline_30d_g"] == pytest.approx(decline, abs=1e-12)
+
+
+def test_peak_time_is_relative_to_the_brightest_band():
+    x, start, stop = _gaussian_bands(10.0, shift_days=7.0)
+    f, names = gp_features(x, time_start_mjd=start, time_stop_mjd=stop, band_names="gr")
+    d = dict(zip(names, f[0], strict=True))
+    assert d["peak_time_days_r"] == pytest.approx(0.0)
+    assert d["peak_time_days_g"] == pytest.approx(-7.0)
+
+
+def test_undefined_features_are_nan_and_redshift_is_cleaned():
+    t = np.linspace(0.0, 100.0, 101)
+    rising = np.stack([t, t], axis=-1)[None]  # peak at the last point: no fall
+    negative = -np.ones((1, 101, 2))
+    f, names = gp_features(
+        np.concatenate([rising, negative]),
+        time_start_mjd=np.zeros(2),
+        time_stop_mjd=np.full(2, 100.0),
+        band_names="gr",
+        gp_amplitude=np.array([10.0, np.nan]),
+        gp_length_scale_days=np.array([20.0, 20.0]),
+        redshift=np.array([0.3, -9.0]),
+        redshift_err=np.array([0.01, -9.0]),
+    )
+    d = {n: f[:, i] for i, n in enumerate(names)}
+    # half maximum (50) is crossed at t = 50; the last point below it is t = 49
+    assert np.isnan(d["fall_days_g"][0]) and d["rise_days_g"][0] == pytest.approx(51.0)
+    assert np.isnan(d["colour_g_r"][1])  # non-positive flux has no colour
+    assert d["log10_gp_amplitude"][0] == pytest.approx(1.0)
+    assert np.isnan(d["log10_gp_amplitude"][1])
+    assert d["redshift"].tolist()[0] == 0.3 and np.isnan(d["redshift"][1])
+
+
+def test_bad_shapes_are_refused():
+    with pytest.raises(ValueError, match=r"shape \(N, L, M\)"):
+        gp_features(np.zeros((3, 4)), time_start_mjd=0, time_stop_mjd=1, band_names="g")
+    with pytest.raises(ValueError, match="band_names has 1"):
+        gp_features(np.zeros((1, 4, 2)), time_start_mjd=[0], time_stop_mjd=[1], band_names="g")
+
+
+def test_unfitted_baseline_raises():
+    with pytest.raises(NotFittedError, match="not fitted"):
+        GradientBoostedBaseline().predict_proba(np.zeros((2, 3)))
+
+
+@pytest.mark.slow
+def test_baseline_beats_chance_on_synthetic_light_curves():
+    from skysift.data.splits import stratified_split
+    from skysift.data.synthetic import generate_lightcurves
+    from skysift.evaluation.metrics import roc_auc_score
+    from skysift.preprocessing import Pipeline
+
+    classes = ["SNIa", "SNIbc", "SNII", "periodic"]
+    batch = generate_lightcurves(320, survey="ztf", classes=classes, seed=1)
+    pipe = Pipeline.from_config(
+        {"kind": "lightcurves", "steps": [{"gp": {"survey": "ztf", "num_points": 40}}]}
+    )
+    out = pipe.fit_transform(batch)
+    f, _ = gp_features(
+        out["x"],
+        time_start_mjd=out["gp_time_start"],
+        time_stop_mjd=out["gp_time_stop"],
+        band_names="gr",
+        gp_amplitude=out["gp_amplitude"],
+        gp_length_scale_days=out["gp_length_scale_days"],
+        redshift=batch["redshift"],
+        redshift_err=batch["redshift_err"],
+    )
+    y = np.searchsorted(sorted(classes), np.asarray(batch["label"]))
+    train, val, test = stratified_split(y, test_size=0.3, val_size=0.1, seed=0)
+    model = GradientBoostedBaseline(max_iter=100, random_state=0).fit(
+        f[train], y[train], X_val=f[val], y_val=y[val]
+    )
+    p = model.predict_proba(f[test])
+    assert 1 <= model.n_iter_ <= 100
+    accuracy = (p.argmax(1) == y[test]).mean()
+    assert accuracy > 0.25 + 0.3, accuracy  # chance is 0.25 for four balanced classes
+    assert roc_auc_score(y[test], p, average="macro") > 0.85
