@@ -243,10 +243,10 @@ def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
     >>> cfg = config_from_dict({"model": {"name": "t2"}, "train": {"lr": 3e-4}})
     >>> cfg.model.name, cfg.train.lr, cfg.train.batch_size
     ('t2', 0.0003, 256)
-    >>> config_from_dict({"train": {"lrate": 1}})
+    >>> config_from_dict({"train": {"epoch": 1}})
     Traceback (most recent call last):
     ...
-    ValueError: config train: unknown key(s) lrate (did you mean 'lr'?); allowed: ...
+    ValueError: config train: unknown key(s) epoch (did you mean 'epochs'?); allowed: ...
     """
     data = dict(data or {})
     top = {f.name for f in dataclasses.fields(RunConfig)}

@@ -30,7 +30,11 @@ def suggest(trial: Any, key: str, spec: dict[str, Any]) -> Any:
         If ``spec`` is neither ``{choices}`` nor ``{low, high[, log][, int]}``.
     """
     if "choices" in spec:
-        return trial.suggest_categorical(key, list(spec["choices"]))
+        choices = list(spec["choices"])
+        if any(isinstance(c, list | dict) for c in choices):
+            # Optuna stores only scalars; index list-valued choices (e.g. hidden_dims)
+            return choices[trial.suggest_categorical(key + "#index", list(range(len(choices))))]
+        return trial.suggest_categorical(key, choices)
     if "low" in spec and "high" in spec:
         if spec.get("int"):
             return trial.suggest_int(key, int(spec["low"]), int(spec["high"]), log=bool(spec.get("log")))
@@ -123,6 +127,7 @@ def tune_run(config: RunConfig, *, trials: int | None = None, progress: bool = T
 
     def objective(trial) -> float:
         values = {key: suggest(trial, key, spec) for key, spec in tune.space.items()}
+        trial.set_user_attr("values", values)
         trial_config = apply_overrides(config, [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in values.items()])
         t0 = time.perf_counter()
         scores = []
@@ -154,7 +159,7 @@ def tune_run(config: RunConfig, *, trials: int | None = None, progress: bool = T
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(sorted(rows, key=lambda r: r["score"]))
-    best = study.best_params
+    best = study.best_trial.user_attrs["values"]
     best_config = apply_overrides(config, [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in best.items()])
     best_path = save_config(best_config, out_dir / "best_config.yaml")
     return {
