@@ -22,6 +22,7 @@ from skysift.cli import ingest as ingest_cmd
 from skysift.cli import models as models_cmd
 from skysift.cli import plot as plot_cmd
 from skysift.cli import predict as predict_cmd
+from skysift.cli import run as run_cmd
 from skysift.cli import train as train_cmd
 from skysift.cli import tune as tune_cmd
 from skysift.exceptions import SkysiftError
@@ -49,6 +50,7 @@ cli.add_command(models_cmd.models)
 cli.add_command(evaluate_cmd.evaluate)
 cli.add_command(explain_cmd.explain)
 cli.add_command(predict_cmd.predict)
+cli.add_command(run_cmd.run)
 cli.add_command(train_cmd.train)
 cli.add_command(tune_cmd.tune)
 
