@@ -59,6 +59,8 @@ def train(config_path, data_path, model_name, epochs, batch_size, lr, out, devic
 
 
 def _print_result(result: dict) -> None:
+    if not result:  # a data-parallel worker other than rank 0: rank 0 reports
+        return
     metrics = ", ".join(
         f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
         for k, v in result["metrics"].items()
