@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skysift import recipes
 from skysift.exceptions import SkysiftError
 from skysift.recipes import (
     load_recipe,
@@ -74,15 +73,19 @@ def test_synthetic_recipe_runs_and_learns(tmp_path):
     table = (out / "results.md").read_text()
     assert f"skysift run {recipe} --quick --out {out}" in table
     assert "| t2_z_ia | t2 | yes | ia_vs_non_ia |" in table
-    # ingest and preparation are cached: asked again, neither is rebuilt
-    resolved = load_recipe(recipe, quick=True)
-    raw_marker = out / "work" / "raw" / "_recipe_cache.json"
-    prep_marker = next((out / "work" / "prepared").glob("*/_recipe_cache.json"))
-    before = raw_marker.stat().st_mtime_ns, prep_marker.stat().st_mtime_ns
-    raw = recipes._ingest(resolved, out / "work")
-    prepared = recipes._prepare("gp_z", resolved["prepare"]["gp_z"], raw, out / "work")
-    assert prepared == prep_marker.parent
-    assert (raw_marker.stat().st_mtime_ns, prep_marker.stat().st_mtime_ns) == before
+    # asked again, nothing is rebuilt or retrained: ingest, preparation and
+    # the finished runs are reused, with the same numbers
+    markers = [out / "work" / "raw" / "_recipe_cache.json",
+               next((out / "work" / "prepared").glob("*/_recipe_cache.json")),
+               out / "runs" / "t2_z_ia" / "model.pt"]
+    before = [m.stat().st_mtime_ns for m in markers]
+    again = run_recipe(recipe, quick=True, out=out, runs=["baseline_z_ia", "t2_z_ia"])
+    assert [m.stat().st_mtime_ns for m in markers] == before
+    assert all(r["reused"] for r in again["runs"])
+    assert again["runs"][0]["log_loss"] == rows["t2_z_ia"]["log_loss"]
+    assert "--runs baseline_z_ia,t2_z_ia" in again["command"]
+    with pytest.raises(SkysiftError, match=r"no run\(s\) named \['atx'\]"):
+        run_recipe(recipe, quick=True, out=out, runs=["atx"])
 
 
 @pytest.mark.slow
@@ -96,7 +99,7 @@ def test_snpcc_quick_recipe_runs_and_beats_chance(tmp_path):
     rows = {r["run"]: r for r in summary["runs"]}
     assert rows["baseline_z_ia"]["ia_roc_auc"] > 0.75
     assert rows["t2_z_ia"]["ia_roc_auc"] > 0.65
-    assert sum(summary["split"]["sizes"].values()) <= 300
+    assert sum(summary["split"]["sizes"].values()) == 300
 
 
 def test_recipe_errors_name_the_problem(tmp_path):

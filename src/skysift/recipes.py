@@ -326,6 +326,8 @@ def _subset(recipe: Mapping[str, Any], raw: Path, work: Path) -> Path:
     _, _, chosen = stratified_split(
         labels, test_size=n / len(table), val_size=0.0, seed=recipe["seed"]
     )
+    # per-class rounding can overshoot by a few objects: drop them at random
+    chosen = np.random.default_rng(recipe["seed"]).permutation(chosen)[:n]
     ids = table["object_id"].astype(str).to_numpy()[np.sort(chosen)]
     write_store(out, store.take(list(ids)), kind=store.kind, overwrite=True)
     _mark(out, key, {"n_objects": len(ids)})
@@ -562,7 +564,7 @@ _COLUMNS = [
     ("log_loss", "log-loss"), ("roc_auc_micro", "AUC micro"),
     ("roc_auc_macro", "AUC macro"), ("ia_roc_auc", "Ia AUC"),
     ("ia_purity", "Ia purity"), ("ia_efficiency", "Ia eff."),
-    ("cc_contamination", "CC contam."), ("accuracy", "accuracy"), ("seconds", "s"),
+    ("cc_contamination", "CC contam."), ("accuracy", "accuracy"), ("seconds", "s"), ("reused", "reused"),
 ]
 
 
@@ -607,11 +609,38 @@ def _write_results(out: Path, summary: Mapping[str, Any]) -> None:
     (out / "results.md").write_text("\n".join(lines))
 
 
+def _finished_train_run(config: Any, run_dir: Path) -> dict[str, Any] | None:
+    """Return the result of a finished run in ``run_dir`` made with ``config``, else None."""
+    files = ("model.pt", "test_predictions.parquet", "metrics.json", "config.yaml", "metrics.csv")
+    if not all((run_dir / f).exists() for f in files):
+        return None
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    if saved != yaml.safe_load(yaml.safe_dump(config.to_dict(), sort_keys=False)):
+        return None
+    import pandas as pd
+
+    history = pd.read_csv(run_dir / "metrics.csv")
+    return {"epochs": len(history), "seconds": float(history["time_s"].iloc[-1]),
+            "reused": True}
+
+
+def _finished_baseline(run_dir: Path, store: Path, use_z: bool, params: Mapping[str, Any]):
+    """Return the result of a finished baseline run with these settings, else None."""
+    files = ("baseline.json", "test_predictions.parquet", "metrics.json")
+    if not all((run_dir / f).exists() for f in files):
+        return None
+    saved = json.loads((run_dir / "baseline.json").read_text())
+    same = (saved.get("store") == str(store) and saved.get("use_redshift") == use_z
+            and saved.get("params") == dict(params))
+    return {"n_iter": saved["n_iter"], "seconds": None, "reused": True} if same else None
+
+
 def run_recipe(
     path: str | os.PathLike,
     *,
     quick: bool = False,
     out: str | os.PathLike | None = None,
+    runs: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Run a recipe end to end and write its results table (see the module docstring).
 
@@ -626,6 +655,14 @@ def run_recipe(
         Output directory; default: the recipe's ``out`` (relative to the
         current directory), or ``runs/recipes/<name>``, with ``-quick``
         appended for quick runs.
+    runs : sequence of str, optional
+        Names of the runs to do (default: all of the recipe's runs).
+
+    A run whose directory already holds a finished run with the same
+    config (model, data store, split seed, training settings) is reused,
+    not retrained; its row says so (``reused``). The results table is
+    rewritten after every run, so an interrupted recipe keeps what it
+    finished.
 
     Returns
     -------
@@ -650,6 +687,16 @@ def run_recipe(
 
     t0 = time.perf_counter()
     recipe = load_recipe(path, quick=quick)
+    if runs:
+        unknown = sorted(set(runs) - {r["name"] for r in recipe["runs"]})
+        if unknown:
+            raise _fail(
+                recipe["path"],
+                f"no run(s) named {unknown}; runs: {[r['name'] for r in recipe['runs']]}",
+            )
+        recipe["runs"] = [r for r in recipe["runs"] if r["name"] in set(runs)]
+    if not recipe["runs"]:
+        raise _fail(recipe["path"], "no runs left to do (check quick.runs and --runs)")
     if out is None:
         out = recipe.get("out") or f"runs/recipes/{recipe['name']}"
         out = f"{out}-quick" if quick else out
@@ -693,7 +740,7 @@ def run_recipe(
             params = dict(run.get("params") or {})
             use_z = bool(params.pop("use_redshift", True))
             params.setdefault("random_state", recipe["seed"])
-            result = train_baseline(
+            result = _finished_baseline(run_dir, store, use_z, params) or train_baseline(
                 store, train_ids=ids["train"], val_ids=ids["val"], test_ids=ids["test"],
                 out=run_dir, use_redshift=use_z, params=params, binary_groups=groups,
                 title=f"{run['name']} ({recipe['name']})",
@@ -701,7 +748,9 @@ def run_recipe(
             epochs, redshift = f"{result['n_iter']} trees", use_z
         else:
             config = _run_config(recipe, run, store, run_dir, groups)
-            result = train_run(config, overwrite=True, progress=False)
+            result = _finished_train_run(config, run_dir) or train_run(
+                config, overwrite=True, progress=False
+            )
             epochs = f"{result['epochs']}/{config.train.epochs}"
             redshift = any(
                 (isinstance(s, Mapping) and "extra_features" in s)
@@ -725,10 +774,19 @@ def run_recipe(
             "run": run["name"], "model": run["model"], "prepare": prep, "redshift": redshift,
             "task": task, "n_train": len(ids["train"]), "n_val": len(ids["val"]),
             "n_test": len(ids["test"]), "epochs": epochs, **metrics,
-            "seconds": result.get("seconds"), "run_dir": str(run_dir),
+            "seconds": result.get("seconds"), "reused": bool(result.get("reused")),
+            "run_dir": str(run_dir),
         })
+        summary = _summary(recipe, quick, out, runs, splits, rows, t0)
+        _write_results(out, summary)
+    summary["results_md"] = str(out / "results.md")
+    return summary
+
+
+def _summary(recipe, quick, out, runs, splits, rows, t0) -> dict[str, Any]:
+    """Return the results summary (what results.json holds)."""
     first = next(iter(splits.values()))
-    summary = {
+    return {
         "recipe": recipe["name"],
         "description": recipe.get("description"),
         "recipe_path": recipe["path"],
@@ -736,6 +794,7 @@ def run_recipe(
         "command": " ".join(
             ["skysift", "run", shlex.quote(recipe["path"])]
             + (["--quick"] if quick else [])
+            + (["--runs", ",".join(runs)] if runs else [])
             + ["--out", shlex.quote(str(out))]
         ),
         "machine": _machine(),
@@ -752,7 +811,4 @@ def run_recipe(
         "runs": rows,
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    _write_results(out, summary)
-    summary["results_md"] = str(out / "results.md")
-    return summary
 
