@@ -1,4 +1,4 @@
-"""Classification and regression metrics as pure numpy functions.
+"""Classification and regression metrics as pure functions.
 
 Every classification metric takes integer labels ``y_true`` of shape
 ``(N,)`` and class probabilities ``y_prob`` of shape ``(N, C)`` (rows sum to
@@ -7,7 +7,11 @@ sample_weight=None)``. Hard predictions are ``argmax(y_prob, axis=1)``.
 Names follow the house rule: ``*_score`` is higher-is-better, ``*_loss``
 lower-is-better.
 
-Sources of the definitions:
+The textbook metrics (confusion matrix, accuracy, balanced accuracy,
+precision/recall/F1, ROC and precision-recall curves, ROC AUC, average
+precision) delegate to :mod:`sklearn.metrics`; this module adds input
+checks, the class-index convention and ``nan`` for undefined values.
+Sources of the remaining definitions:
 
 * flat-weighted multi-class logarithmic loss: seed 003 eq. 3.20 with every
   class weight ``w_i = 1`` (:func:`weighted_log_loss`);
@@ -31,6 +35,7 @@ turns those into ``null`` with a note.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -271,11 +276,19 @@ def confusion_matrix(
 def _confusion(
     y: np.ndarray, pred: np.ndarray, c: int, w: np.ndarray, normalize: str | None
 ) -> np.ndarray:
-    """Weighted confusion matrix from label arrays."""
+    """Weighted float64 confusion matrix from label arrays (scikit-learn)."""
+    from sklearn import metrics as skm
+
     if normalize not in (None, "true"):
         raise ValueError(f"normalize must be None or 'true', got {normalize!r}")
-    cm = np.bincount(y * c + pred, weights=w, minlength=c * c).reshape(c, c)
+    if not np.sum(w) > 0:
+        # Nothing (of weight) above a confidence cut: sklearn rejects this.
+        return np.zeros((c, c))
+    cm = skm.confusion_matrix(y, pred, labels=np.arange(c), sample_weight=w)
+    cm = cm.astype(np.float64)
     if normalize == "true":
+        # Not sklearn's normalize="true": it turns an absent class's row into
+        # zeros, and a row of nan says "undefined" instead.
         with np.errstate(invalid="ignore", divide="ignore"):
             cm = cm / cm.sum(axis=1, keepdims=True)
     return cm
@@ -303,8 +316,10 @@ def accuracy_score(y_true: Any, y_prob: Any, *, sample_weight: Any = None) -> fl
     >>> accuracy_score([0, 1, 1], [[0.6, 0.4], [0.3, 0.7], [0.9, 0.1]])
     0.6666666666666666
     """
+    from sklearn import metrics as skm
+
     y, p, w = check_classification_inputs(y_true, y_prob, sample_weight=sample_weight)
-    return float(np.sum(w * (p.argmax(axis=1) == y)) / w.sum())
+    return float(skm.accuracy_score(y, p.argmax(axis=1), sample_weight=w))
 
 
 def balanced_accuracy_score(
@@ -332,11 +347,16 @@ def balanced_accuracy_score(
     >>> balanced_accuracy_score([0, 0, 0, 1], [[1, 0], [1, 0], [1, 0], [1, 0]])
     0.5
     """
+    from sklearn import metrics as skm
+
     y, p, w = check_classification_inputs(y_true, y_prob, sample_weight=sample_weight)
-    cm = _confusion(y, p.argmax(axis=1), p.shape[1], w, None)
-    support = cm.sum(axis=1)
-    present = support > 0
-    return float(np.mean(np.diag(cm)[present] / support[present]))
+    with warnings.catch_warnings():
+        # sklearn warns when a predicted class is absent from y_true (leaving
+        # it out of the mean is the documented behaviour here) and when only
+        # one label occurs (its recall is then the right answer).
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in")
+        warnings.filterwarnings("ignore", message="A single label was found")
+        return float(skm.balanced_accuracy_score(y, p.argmax(axis=1), sample_weight=w))
 
 
 def per_class_scores(
@@ -368,11 +388,32 @@ def per_class_scores(
     ([1.0, 0.5], [0.5, 1.0])
     """
     y, p, w = check_classification_inputs(y_true, y_prob, sample_weight=sample_weight)
-    return _per_class(_confusion(y, p.argmax(axis=1), p.shape[1], w, None))
+    return _precision_recall_f1(y, p.argmax(axis=1), p.shape[1], w)
+
+
+def _precision_recall_f1(
+    y: np.ndarray, pred: np.ndarray, c: int, w: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per-class precision, recall, F1 and (weighted) support, ``nan`` if undefined."""
+    from sklearn import metrics as skm
+
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        y, pred, labels=np.arange(c), sample_weight=w, zero_division=np.nan
+    )
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "support": np.asarray(support, dtype=np.float64),
+    }
 
 
 def _per_class(cm: np.ndarray) -> dict[str, np.ndarray]:
-    """Precision, recall, F1 and support from a confusion matrix."""
+    """Precision, recall, F1 and support from a confusion matrix.
+
+    Used by :func:`confidence_cut_table`, which scores many subsets of one
+    confusion matrix; elsewhere :func:`_precision_recall_f1` (scikit-learn).
+    """
     tp = np.diag(cm)
     predicted = cm.sum(axis=0)
     support = cm.sum(axis=1)
@@ -426,18 +467,20 @@ def f1_score(
         raise ValueError(
             f"average must be 'macro', 'weighted', 'micro' or None, got {average!r}"
         )
+    from sklearn import metrics as skm
+
     y, p, w = check_classification_inputs(y_true, y_prob, sample_weight=sample_weight)
-    pred = p.argmax(axis=1)
-    if average == "micro":
-        return float(np.sum(w * (pred == y)) / w.sum())
-    scores = _per_class(_confusion(y, pred, p.shape[1], w, None))
-    f1 = scores["f1"]
-    if average is None:
-        return f1
-    if average == "weighted":
-        support = scores["support"]
-        return float(np.sum(np.nan_to_num(f1) * support) / support.sum())
-    return float(np.nanmean(f1))
+    # zero_division=nan: a class in neither y_true nor the predictions is
+    # undefined and left out of the macro mean (weight 0 in "weighted").
+    f1 = skm.f1_score(
+        y,
+        p.argmax(axis=1),
+        labels=np.arange(p.shape[1]),
+        average=average,
+        sample_weight=w,
+        zero_division=np.nan,
+    )
+    return f1 if average is None else float(f1)
 
 
 # --------------------------------------------------------------------------
@@ -543,10 +586,16 @@ def binary_roc_curve(
     >>> fpr.tolist(), tpr.tolist()
     ([0.0, 0.0, 0.5, 0.5, 1.0], [0.0, 0.5, 0.5, 1.0, 1.0])
     """
-    tps, fps, thresholds = _cumulative_counts(y_true, y_score, sample_weight)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fpr = fps / fps[-1] if fps[-1] > 0 else np.full_like(fps, np.nan)
-        tpr = tps / tps[-1] if tps[-1] > 0 else np.full_like(tps, np.nan)
+    from sklearn import metrics as skm
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    y, s, w = _check_binary_inputs(y_true, y_score, sample_weight)
+    with warnings.catch_warnings():
+        # Without positives (negatives) sklearn warns and returns nan tpr (fpr).
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        fpr, tpr, thresholds = skm.roc_curve(
+            y, s, pos_label=1, sample_weight=w, drop_intermediate=False
+        )
     return fpr, tpr, thresholds
 
 
@@ -578,18 +627,27 @@ def binary_pr_curve(
     >>> prec.tolist(), rec.tolist()
     ([1.0, 0.5, 0.6666666666666666, 0.5], [0.5, 0.5, 1.0, 1.0])
     """
-    tps, fps, thresholds = _cumulative_counts(y_true, y_score, sample_weight)
-    tps, fps, thresholds = tps[1:], fps[1:], thresholds[1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = tps / (tps + fps)
-        recall = tps / tps[-1] if tps[-1] > 0 else np.full_like(tps, np.nan)
+    from sklearn import metrics as skm
+
+    y, s, w = _check_binary_inputs(y_true, y_score, sample_weight)
+    with warnings.catch_warnings():
+        # Without positives sklearn warns and sets recall to 1; it is nan here.
+        warnings.filterwarnings("ignore", message="No positive class found")
+        precision, recall, thresholds = skm.precision_recall_curve(
+            y, s, pos_label=1, sample_weight=w, drop_intermediate=False
+        )
+    # sklearn goes from the loosest threshold to the strictest and appends the
+    # point (P=1, R=0); drop it and reverse to strictest first.
+    precision, recall, thresholds = precision[-2::-1], recall[-2::-1], thresholds[::-1]
+    if not np.sum(w[y == 1]) > 0:
+        recall = np.full_like(recall, np.nan)
     return precision, recall, thresholds
 
 
-def _cumulative_counts(
+def _check_binary_inputs(
     y_true: Any, y_score: Any, sample_weight: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted true/false positives above each distinct threshold, (0, 0) first."""
+    """Validate 0/1 labels, finite scores and weights of one binary problem."""
     y = _check_labels(y_true, 2)
     s = np.asarray(y_score, dtype=np.float64)
     if s.shape != y.shape:
@@ -602,6 +660,18 @@ def _cumulative_counts(
             f"y_score contains {int(np.sum(~np.isfinite(s)))} NaN/inf value(s)"
         )
     w = _check_sample_weight(sample_weight, y.size)
+    return y, s, w
+
+
+def _cumulative_counts(
+    y_true: Any, y_score: Any, sample_weight: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted true/false positives above each distinct threshold, (0, 0) first.
+
+    Used by :func:`coverage_accuracy_curve`; the ROC and PR curves come from
+    scikit-learn.
+    """
+    y, s, w = _check_binary_inputs(y_true, y_score, sample_weight)
     order = np.argsort(-s)  # ties are grouped below, so stability is not needed
     s, y, w = s[order], y[order], w[order]
     # The last index of every run of equal scores: tied objects enter together.
@@ -611,32 +681,41 @@ def _cumulative_counts(
     return np.r_[0.0, tps], np.r_[0.0, fps], np.r_[np.inf, s[last]]
 
 
-def _binary_auc_ap(y: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """ROC AUC (trapezoids) and average precision from one sort; nan if undefined.
+def _binary_score(metric: Any, y: np.ndarray, s: np.ndarray, w: np.ndarray) -> float:
+    """Score one binary problem with a sklearn ranking metric; nan if undefined.
 
-    AP is ``sum_n (R_n - R_{n-1}) P_n``; both are nan without positives, the
-    AUC also without negatives.
+    ``metric`` is ``roc_auc_score`` or ``average_precision_score``. Both are
+    undefined without (weighted) positives, where sklearn's AP would return 0;
+    the AUC also without negatives, where sklearn warns.
     """
-    tps, fps, _ = _cumulative_counts(y, s, w)
-    if tps[-1] <= 0:
-        return np.array([np.nan, np.nan])
-    recall = tps / tps[-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = tps[1:] / (tps[1:] + fps[1:])
-    ap = float(np.sum(np.diff(recall) * precision))
-    auc = float(np.trapezoid(recall, fps / fps[-1])) if fps[-1] > 0 else np.nan
-    return np.array([auc, ap])
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    if not np.sum(w[y == 1]) > 0:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UndefinedMetricWarning)
+        try:
+            return float(metric(y, s, sample_weight=w))
+        except (ValueError, UndefinedMetricWarning):
+            return float("nan")
 
 
-def _ranking_scores(
-    y: np.ndarray, p: np.ndarray, w: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class ``(C, 2)`` and micro ``(2,)`` [ROC AUC, AP] of validated inputs."""
-    c = p.shape[1]
-    onehot = (y[:, None] == np.arange(c)).astype(np.int64)  # (N, C)
-    per_class = np.array([_binary_auc_ap(onehot[:, k], p[:, k], w) for k in range(c)])
-    micro = _binary_auc_ap(onehot.ravel(), p.ravel(), np.repeat(w, c))
-    return per_class, micro
+def _per_class_ranking(
+    metric: Any, y: np.ndarray, p: np.ndarray, w: np.ndarray
+) -> np.ndarray:
+    """One-vs-rest ``metric`` of every class, ``(C,)``, nan where undefined."""
+    return np.array(
+        [
+            _binary_score(metric, (y == k).astype(np.int64), p[:, k], w)
+            for k in range(p.shape[1])
+        ]
+    )
+
+
+def _micro_ranking(metric: Any, y: np.ndarray, p: np.ndarray, w: np.ndarray) -> float:
+    """``metric`` over all (object, class) pairs; always defined for C >= 2."""
+    onehot = (y[:, None] == np.arange(p.shape[1])).astype(np.int64)  # (N, C)
+    return float(metric(onehot, p, average="micro", sample_weight=w))
 
 
 def _macro(values: np.ndarray) -> float:
@@ -645,17 +724,15 @@ def _macro(values: np.ndarray) -> float:
 
 
 def _one_vs_rest(
-    y_true: Any, y_prob: Any, sample_weight: Any, column: int, average: str | None
+    y_true: Any, y_prob: Any, sample_weight: Any, metric: Any, average: str | None
 ) -> float | np.ndarray:
-    """One-vs-rest ROC AUC (column 0) or AP (column 1), averaged as asked."""
+    """One-vs-rest scikit-learn ranking ``metric``, averaged as asked."""
     if average not in ("macro", "micro", None):
         raise ValueError(f"average must be 'macro', 'micro' or None, got {average!r}")
     y, p, w = check_classification_inputs(y_true, y_prob, sample_weight=sample_weight)
-    c = p.shape[1]
     if average == "micro":
-        onehot = (y[:, None] == np.arange(c)).astype(np.int64)  # (N, C)
-        return float(_binary_auc_ap(onehot.ravel(), p.ravel(), np.repeat(w, c))[column])
-    per_class = np.array([_binary_auc_ap(y == k, p[:, k], w)[column] for k in range(c)])
+        return _micro_ranking(metric, y, p, w)
+    per_class = _per_class_ranking(metric, y, p, w)
     return per_class if average is None else _macro(per_class)
 
 
@@ -694,7 +771,9 @@ def roc_auc_score(
     >>> roc_auc_score([0, 1, 0, 1], y_prob)
     0.75
     """
-    return _one_vs_rest(y_true, y_prob, sample_weight, 0, average)
+    from sklearn import metrics as skm
+
+    return _one_vs_rest(y_true, y_prob, sample_weight, skm.roc_auc_score, average)
 
 
 def average_precision_score(
@@ -731,7 +810,11 @@ def average_precision_score(
     >>> float(average_precision_score([0, 1, 0, 1], y_prob, average=None)[1])
     0.8333333333333333
     """
-    return _one_vs_rest(y_true, y_prob, sample_weight, 1, average)
+    from sklearn import metrics as skm
+
+    return _one_vs_rest(
+        y_true, y_prob, sample_weight, skm.average_precision_score, average
+    )
 
 
 # --------------------------------------------------------------------------
@@ -1356,10 +1439,12 @@ def evaluate_classification(
         # Unweighted counts are reported as integers.
         return a.astype(np.int64) if sample_weight is None else a
 
+    from sklearn import metrics as skm
+
     cm = _confusion(y, pred, c, w, None)
-    scores = _per_class(cm)
-    ranking, micro = _ranking_scores(y, p, w)
-    auc, ap = ranking[:, 0], ranking[:, 1]
+    scores = _precision_recall_f1(y, pred, c, w)
+    auc = _per_class_ranking(skm.roc_auc_score, y, p, w)
+    ap = _per_class_ranking(skm.average_precision_score, y, p, w)
     absent = [names[k] for k in range(c) if scores["support"][k] == 0]
     if absent:
         notes.append(
@@ -1388,8 +1473,11 @@ def evaluate_classification(
         }
         for k in range(c)
     ]
-    roc = {"micro": micro[0], "macro": _macro(auc)}
-    avp = {"micro": micro[1], "macro": _macro(ap)}
+    roc = {"micro": _micro_ranking(skm.roc_auc_score, y, p, w), "macro": _macro(auc)}
+    avp = {
+        "micro": _micro_ranking(skm.average_precision_score, y, p, w),
+        "macro": _macro(ap),
+    }
 
     ladder = sorted({*DEFAULT_CUTS, *(_check_cut(v) for v in (cuts or ()))})
     rows = confidence_cut_table(y, p, ladder, sample_weight=w)
@@ -1483,17 +1571,18 @@ def evaluate_classification(
             )
         idx = [names.index(m) for m in members]
         yb, pb = group_probabilities(y, p, idx)
-        binary_scores = _binary_auc_ap(yb, pb[:, 1], w)
         cmb = _confusion(yb, pb.argmax(axis=1), 2, w, None)
-        pcb = _per_class(cmb)
+        pcb = _precision_recall_f1(yb, pb.argmax(axis=1), 2, w)
         entry = {
             "positive": str(group),
             "negative": f"non-{group}",
             "classes": list(members),
             "n_positive": int(yb.sum()),
             "accuracy": float(np.sum(w * (pb.argmax(axis=1) == yb)) / w.sum()),
-            "roc_auc": float(binary_scores[0]),
-            "average_precision": float(binary_scores[1]),
+            "roc_auc": _binary_score(skm.roc_auc_score, yb, pb[:, 1], w),
+            "average_precision": _binary_score(
+                skm.average_precision_score, yb, pb[:, 1], w
+            ),
             "purity": pcb["precision"][1],
             "recall": pcb["recall"][1],
             "confusion_matrix": counts(cmb),
