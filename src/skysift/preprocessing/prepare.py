@@ -99,7 +99,9 @@ def prepare_store(
     from skysift.io.store import StoreWriter, open_store
 
     src = open_store(source)
-    if fit:
+    # a pipeline with nothing to learn (e.g. the per-object GP) is not run an
+    # extra time over the fitting sample
+    if fit and any(step.stateful for step in pipeline.steps):
         pipeline.fit(_fit_sample(src, fit_size))
     n_in = n_out = 0
     rejected: list[tuple[str, str]] = []
