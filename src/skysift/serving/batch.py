@@ -995,9 +995,11 @@ def predict_store(
         model_arg = model_file if model_file is not None else model
     if workers > 1 and threads is None:
         threads = max(1, (os.cpu_count() or 1) // workers)
-    # Inference in slices of at most 1024: vgg1d's activations for 4096
-    # spectra no longer fit in the caches (measured: 1024 is 5-15% faster).
-    infer_batch = min(batch_size, 1024)
+    # Inference in slices of at most 512 objects: as fast per object as
+    # 1024 or 4096 (within noise, vgg1d and t2 on onnxruntime), and it bounds
+    # the activations -- t2's attention scores alone are 16 x 100 x 100
+    # floats per light curve, 330 MB for 512 of them.
+    infer_batch = min(batch_size, 512)
     torch_threads = _torch_threads() if engine == "torch" and workers == 1 else None
     with _limit_blas():
         # With workers, this copy only checks the store; it never predicts.
