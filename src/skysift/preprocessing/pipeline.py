@@ -56,6 +56,7 @@ __all__ = [
     "load_pipeline",
     "register_step",
     "stack_rows",
+    "take_rows",
 ]
 
 PIPELINE_FORMAT_VERSION = 1
@@ -356,7 +357,7 @@ class Pipeline:
             )
         reason = "non-finite values after preparation"
         batch["rejected"] += [(oid, reason) for oid in ids[bad]]
-        return _take_rows(batch, np.flatnonzero(finite))
+        return take_rows(batch, np.flatnonzero(finite))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description: kind, each step's name, params and state."""
@@ -445,9 +446,14 @@ class Pipeline:
         return path
 
 
-def _take_rows(batch: Batch, rows: np.ndarray) -> Batch:
-    """Keep ``rows`` of every per-object column of a batch."""
-    n = len(batch["x"])
+def take_rows(batch: Batch, rows: np.ndarray) -> Batch:
+    """Keep ``rows`` of every per-object column of a batch.
+
+    Per-object columns are the arrays and lists as long as ``object_id`` (or
+    ``x`` when there is no id column); ``rejected`` and anything else is
+    carried over unchanged.
+    """
+    n = len(batch["object_id"] if "object_id" in batch else batch["x"])
     out: Batch = {}
     for key, value in batch.items():
         if key == "rejected":

@@ -130,19 +130,6 @@ def _concat_batches(batches: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _take(batch: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
-    n = len(batch["object_id"])
-    out = {}
-    for key, value in batch.items():
-        if isinstance(value, np.ndarray) and len(value) == n:
-            out[key] = value[rows]
-        elif isinstance(value, list) and len(value) == n:
-            out[key] = [value[i] for i in rows]
-        else:
-            out[key] = value
-    return out
-
-
 def _encode_target(values: np.ndarray, target: str, path: Any):
     if target == "label":
         labels = np.asarray(values, dtype=object)
@@ -198,7 +185,7 @@ def load_training_data(
     """
     from skysift.data.splits import stratified_split
     from skysift.io.store import open_store
-    from skysift.preprocessing.pipeline import Pipeline, batch_from_arrow
+    from skysift.preprocessing.pipeline import Pipeline, batch_from_arrow, take_rows
 
     store = open_store(path)
     if target not in store.columns:
@@ -222,7 +209,7 @@ def load_training_data(
         (str(oid), f"no {target}") for oid in np.asarray(raw["object_id"])[missing]
     ]
     keep = np.flatnonzero(~missing)
-    raw = _take(raw, keep)
+    raw = take_rows(raw, keep)
     values = values[keep]
 
     if target == "label":
@@ -269,11 +256,11 @@ def load_training_data(
         )
 
     pipeline = Pipeline.from_config(pipeline_config or default_pipeline_config(store.kind))
-    pipeline.fit(_take(raw, train[: max(len(train), 1)]))
+    pipeline.fit(take_rows(raw, train[: max(len(train), 1)]))
     xs, extras, ys, ids, order = [], [], [], [], []
     for start in range(0, len(keep), batch_size):
         rows = np.arange(start, min(start + batch_size, len(keep)))
-        out = pipeline.transform(_take(raw, rows), drop_bad=True)
+        out = pipeline.transform(take_rows(raw, rows), drop_bad=True)
         rejected += out["rejected"]
         good_ids = np.asarray(out["object_id"]).astype(str)
         index = {oid: r for oid, r in zip(np.asarray(raw["object_id"])[rows].astype(str), rows, strict=True)}
