@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from skysift.data.synthetic import synthesize_store
-from skysift.exceptions import DataFormatError
+from skysift.exceptions import DataFormatError, SkysiftError
 from skysift.serving.batch import predict_store
 from skysift.serving.spark import _predict_partition, predict_spark
 
@@ -24,10 +24,19 @@ SPARK_CONF = {
 }
 
 
+def _need_spark() -> None:
+    """Skip, saying why, where pyspark or the Java runtime it drives is missing."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'skysift[spark]')")
+    from skysift.serving.spark import find_java
+
+    if find_java() is None:
+        pytest.skip("Spark needs Java 17+: no java on PATH and JAVA_HOME not set")
+
+
 @pytest.fixture(scope="module")
 def spark():
     """One small local Spark session for the module, stopped at the end."""
-    pytest.importorskip("pyspark")
+    _need_spark()
     from skysift.serving.spark import _quiet_pandas_check, _start_session
 
     with _quiet_pandas_check():
@@ -176,3 +185,95 @@ def test_prepared_store_with_a_loaded_model(spark, halpha, tmp_path):
         b.filter(like="prob_"), a.filter(like="prob_"), rtol=0, atol=1e-5
     )
     assert pd.read_csv(tmp_path / "spark.parquet.rejected.csv").empty
+
+
+def test_missing_java_is_refused_with_the_fix(monkeypatch):
+    from skysift.serving.spark import _require_java, find_java
+
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    assert find_java() is None
+    with pytest.raises(SkysiftError, match=r"needs a Java runtime .*no java on PATH"):
+        _require_java()
+    monkeypatch.setenv("JAVA_HOME", "/nonexistent/jdk")
+    with pytest.raises(SkysiftError, match=r"JAVA_HOME=/nonexistent/jdk has no bin/java"):
+        _require_java()
+
+
+def _cli(capsys, *argv):
+    from skysift.cli.main import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_cli_spark_engine_equals_torch_engine(spark, halpha, tmp_path, capsys):
+    """skysift predict --engine spark --master local[2]: torch's rows, rejects and summary."""
+    store, model = halpha
+    code, out_t, err = _cli(
+        capsys, "predict", model, "--data", store.path, "--out", tmp_path / "t.parquet",
+        "--engine", "torch", "--batch-size", "64", "--no-progress",
+    )
+    assert code == 0, err
+    code, out_s, err = _cli(
+        capsys, "predict", model, "--data", store.path, "--out", tmp_path / "s.parquet",
+        "--engine", "spark", "--master", "local[2]", "--batch-size", "50",
+        "--conf", "spark.ui.enabled=false",
+    )
+    assert code == 0, err
+    # the same counts and class tally are reported
+    for out in (out_t, out_s):
+        assert "read 302 objects: 300 predicted, 2 rejected" in out
+    line = [t for t in out_t.splitlines() if t.startswith("predicted classes:")]
+    assert line and line[0] in out_s.splitlines()
+    assert "engine spark, master local[2]" in out_s
+    a = pd.read_parquet(tmp_path / "t.parquet")
+    b = pd.read_parquet(tmp_path / "s.parquet")
+    assert list(b.columns) == list(a.columns) and len(b) == len(a) == 300
+    b = b.set_index("object_id").loc[a.object_id].reset_index()
+    probs = [c for c in a.columns if c.startswith("prob_") or c == "pred_prob"]
+    np.testing.assert_allclose(b[probs].to_numpy(), a[probs].to_numpy(), rtol=0, atol=1e-5)
+    assert (b.pred_class == a.pred_class).all() and a.pred_class.nunique() > 1
+    rej = [
+        pd.read_csv(tmp_path / f"{n}.parquet.rejected.csv").sort_values("object_id")
+        for n in "ts"
+    ]
+    assert rej[1].to_numpy().tolist() == rej[0].to_numpy().tolist()
+    # an existing output is kept unless --overwrite
+    code, _, err = _cli(
+        capsys, "predict", model, "--data", store.path, "--out", tmp_path / "s.parquet",
+        "--engine", "spark", "--master", "local[2]",
+    )
+    assert code == 1 and "already exists" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--engine", "spark", "--workers", "2"], "--workers, --threads and --device are settings"),
+        (["--engine", "spark", "--conf", "spark.ui.enabled"], "is not KEY=VALUE"),
+        (["--engine", "torch", "--master", "local[2]"], "--master and --conf are settings of --engine spark"),
+    ],
+)
+def test_cli_spark_options_misused(halpha, tmp_path, capsys, extra, message):
+    store, model = halpha
+    code, _, err = _cli(
+        capsys, "predict", model, "--data", store.path, "--out", tmp_path / "p.parquet", *extra
+    )
+    assert code == 2 and message in err
+    assert not (tmp_path / "p.parquet").exists()
+
+
+def test_cli_spark_without_pyspark_names_the_extra(monkeypatch, halpha, tmp_path, capsys):
+    for name in [m for m in sys.modules if m == "pyspark" or m.startswith("pyspark.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    store, model = halpha
+    code, _, err = _cli(
+        capsys, "predict", model, "--data", store.path, "--out", tmp_path / "p.parquet",
+        "--engine", "spark",
+    )
+    assert code == 1 and "pip install 'skysift[spark]'" in err

@@ -41,7 +41,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["predict_spark"]
+from skysift.exceptions import SkysiftError
+
+__all__ = ["find_java", "predict_spark"]
 
 #: Extra output column carrying the reason an object was rejected (null for
 #: predicted rows); it never reaches the written predictions.
@@ -220,6 +222,39 @@ def _quiet_pandas_check() -> Iterator[None]:
         yield
 
 
+def find_java() -> str | None:
+    """Return the ``java`` executable Spark would start, or None when there is none.
+
+    pyspark launches ``$JAVA_HOME/bin/java`` when ``JAVA_HOME`` is set, else
+    ``java`` from ``PATH``.
+
+    Returns
+    -------
+    str or None
+        The path of the Java executable, or None.
+    """
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        java = Path(home) / "bin" / "java"
+        return str(java) if os.access(java, os.X_OK) else None
+    return shutil.which("java")
+
+
+def _require_java() -> None:
+    """Refuse, with the fix, to start Spark on a machine without Java."""
+    if find_java() is None:
+        where = (
+            f"JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java"
+            if os.environ.get("JAVA_HOME")
+            else "no java on PATH and JAVA_HOME is not set"
+        )
+        raise SkysiftError(
+            f"the spark engine needs a Java runtime (Java 17 or newer) and there "
+            f"is none: {where}. Install one (e.g. apt-get install "
+            "openjdk-17-jre-headless) or set JAVA_HOME, or use --engine torch|onnx"
+        )
+
+
 def _start_session(master: str, app_name: str, conf: Mapping[str, Any]):
     """Return (session, started): the running session, or a new one we must stop."""
     sql = _import_pyspark()
@@ -227,6 +262,7 @@ def _start_session(master: str, app_name: str, conf: Mapping[str, Any]):
 
     if SparkContext._active_spark_context is not None:  # one SparkContext per process
         return sql.SparkSession.builder.getOrCreate(), False
+    _require_java()
     if "PYSPARK_PYTHON" not in os.environ and "spark.pyspark.python" not in conf:
         # Executors run Python workers with "python3" unless told otherwise,
         # which is rarely the environment holding torch and skysift; this
@@ -311,6 +347,9 @@ def predict_spark(
     ------
     ModuleNotFoundError
         If pyspark is not installed (``pip install 'skysift[spark]'``).
+    skysift.exceptions.SkysiftError
+        If a session must be started and there is no Java runtime
+        (:func:`find_java`), before any Spark work.
     FileExistsError
         If ``out`` exists and ``overwrite`` is False.
     ValueError
@@ -331,7 +370,6 @@ def predict_spark(
         summary["n_out"], summary["class_counts"]
     """
     _import_pyspark()
-    from skysift.exceptions import SkysiftError
     from skysift.io.store import open_store
     from skysift.serving.batch import check_model_store
     from skysift.training.checkpoint import LoadedModel, load_model
