@@ -150,3 +150,182 @@ def test_summary_counts_core_collapse_contamination_from_the_subtypes():
     assert s["cc_contamination"] == pytest.approx(2 / 3)
     assert s["ia_efficiency"] == 1.0
     assert s["ia_roc_auc"] == pytest.approx(1.0)
+
+
+# --- the framework: builders, predefined splits, regression, evaluate_on, after-hooks ---
+
+
+def _fake_prepared(out, *, data_dir, seed, n=160, classes=("A", "B"), shift=0, **options):
+    """A fake builder: a prepared 'spectra' store whose class (and z) a small model can learn.
+
+    Class c has a bump at pixel 16 + 24 c; the bump's width grows with the
+    redshift. Rows carry ``split`` (TRAIN for the first 75%), ``group``
+    (pairs of rows) and ``spectro_confirmed`` columns.
+    """
+    from skysift.io.store import write_store
+
+    rng = np.random.default_rng(seed + shift)
+    pix = np.arange(64)
+    labels = np.array([classes[i % len(classes)] for i in range(n)])
+    z = rng.uniform(0.1, 0.9, n)
+    centre = np.array([16 + 24 * (classes.index(c) % 2) for c in labels])
+    x = np.exp(-0.5 * ((pix[None, :] - centre[:, None]) / (2 + 6 * z[:, None])) ** 2)
+    x = (x + rng.normal(0, 0.05, x.shape)).astype(np.float32)
+    table = {
+        "object_id": [f"{options.get('prefix', 'o')}{i}" for i in range(n)],
+        "label": labels.tolist(),
+        "redshift": z,
+        "split": np.where(np.arange(n) < int(0.75 * n), "TRAIN", "TEST").tolist(),
+        "spectro_confirmed": (np.arange(n) % 4 != 0).tolist(),
+        "group": [f"g{i // 2}" for i in range(n)],
+        "x": x,
+        "extra": np.zeros((n, 0), np.float32),
+    }
+    attrs = {"input_shape": [1, 64], "n_extra": 0, "source_kind": "spectra",
+             "pipeline": {"format_version": 1, "kind": "spectra", "steps": []}}
+    write_store(out, table, kind="prepared", attrs=attrs)
+    return {"n_in": n, "n_out": n, "n_rejected": 0, "options": sorted(options)}
+
+
+FRAMEWORK = """
+name: framework
+seed: 5
+ingest: {builder: fake, prefix: o}
+prepare: {as_is: {kind: prepared}}
+tasks:
+  ab: {}
+  z: {target: redshift}
+data: {split: representative, test_size: 0.25, val_size: 0.15}
+train: {epochs: 6, batch_size: 32, lr: 0.01, accelerator: cpu, patience: 20}
+runs:
+  - {name: mlp_ab, model: mlp, prepare: as_is, task: ab,
+     params: {hidden_dims: [32], drop_rate: 0.0}}
+  - {name: mlp_ab_column, model: mlp, prepare: as_is, task: ab,
+     params: {hidden_dims: [32], drop_rate: 0.0},
+     data: {split: column, split_column: split, train_values: [TRAIN], val_size: 0.2}}
+  - {name: mlp_ab_grouped, model: mlp, prepare: as_is, task: ab,
+     params: {hidden_dims: [32], drop_rate: 0.0}, data: {split: grouped}}
+  - {name: cnn_z, model: cnn1d_strided_regressor, prepare: as_is, task: z,
+     params: {conv_channels: [8, 8], fc_dims: [16], kernel_size: 5}}
+evaluate_on:
+  other: {builder: fake, prefix: x, n: 40, classes: [A, B, C], shift: 1}
+after:
+  - {call: "tests_recipe_hooks:hook", title: demo}
+"""
+
+
+@pytest.fixture
+def fake_builder(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    from skysift import recipes
+
+    module = types.ModuleType("tests_recipe_fake")
+    module.build = _fake_prepared
+    calls = []
+
+    def hook(out, *, stores, seed, title):
+        calls.append({"stores": dict(stores), "seed": seed, "title": title})
+        (out / "map.png").write_bytes(b"png")
+        return {"figures": ["map.png"], "n": len(stores)}
+
+    hooks = types.ModuleType("tests_recipe_hooks")
+    hooks.hook = hook
+    monkeypatch.setitem(sys.modules, "tests_recipe_fake", module)
+    monkeypatch.setitem(sys.modules, "tests_recipe_hooks", hooks)
+    monkeypatch.setitem(recipes.BUILDERS, "fake", "tests_recipe_fake:build")
+    return calls
+
+
+def test_builtin_builders_are_registered_lazily():
+    from skysift.recipes import BUILDERS
+
+    assert BUILDERS["uea"] == "skysift.io.uea:build_uea_store"
+    assert BUILDERS["dash_spectra"] == "skysift.data.augment:build_dash_spectra"
+    assert set(BUILDERS) >= {"halpha_synthetic", "ondrejov_real", "lamost_real"}
+    assert all(":" in v for v in BUILDERS.values())
+
+
+def test_unknown_builder_names_the_file_and_the_known_ones(tmp_path):
+    recipe = _write(tmp_path, FRAMEWORK.replace("builder: fake, prefix: o", "builder: nope"))
+    with pytest.raises(SkysiftError, match=r"r\.yaml.*unknown builder 'nope'; known builders: "
+                                           r"\['dash_spectra'"):
+        load_recipe(recipe)
+
+
+def test_column_split_needs_its_column_and_values(tmp_path, fake_builder):
+    text = textwrap.dedent(FRAMEWORK).replace(
+        "data: {split: representative,", "data: {split: column, split_column: split,")
+    with pytest.raises(SkysiftError, match=r"needs split_column .* and train_values"):
+        load_recipe(_write(tmp_path, text))
+    text = textwrap.dedent(FRAMEWORK).replace("split: grouped", "split: biased")
+    with pytest.raises(SkysiftError, match="split_column: spectro_confirmed"):
+        load_recipe(_write(tmp_path, text, "b.yaml"))
+    text = textwrap.dedent(FRAMEWORK).replace(
+        "task: ab,\n     params: {hidden_dims: [32], drop_rate: 0.0}}",
+        "task: z,\n     params: {hidden_dims: [32], drop_rate: 0.0}}", 1).replace(
+        "model: mlp,", "model: baseline,", 1)
+    with pytest.raises(SkysiftError, match="baseline is a classifier only"):
+        load_recipe(_write(tmp_path, text, "c.yaml"))
+
+
+@pytest.mark.slow
+def test_builder_splits_regression_evaluate_on_and_hooks(tmp_path, fake_builder):
+    recipe = _write(tmp_path, FRAMEWORK)
+    out = tmp_path / "out"
+    summary = run_recipe(recipe, out=out)
+    rows = [r for r in summary["runs"] if "on" not in r]
+    by_name = {r["run"]: r for r in rows}
+    # the builder's store was used and cached with its info
+    cache = json.loads((out / "work" / "raw" / "_recipe_cache.json").read_text())
+    assert cache["n_out"] == 160 and cache["spec"]["builder"] == "fake"
+
+    # representative: 25% test of 160, stratified
+    rep = pd.read_csv(out / "splits" / "ab.csv", dtype=str)
+    assert (rep["split"] == "test").sum() == 40
+    # column: TRAIN rows (first 120) are the pool, 20% of it validation; TEST rows are test
+    col_key = by_name["mlp_ab_column"]["split"]
+    col = pd.read_csv(out / "splits" / f"{col_key}.csv", dtype=str)
+    test_ids = set(col.loc[col["split"] == "test", "object_id"])
+    assert test_ids == {f"o{i}" for i in range(120, 160)}
+    assert (col["split"] == "val").sum() == 24 and (col["split"] == "train").sum() == 96
+    pred = pd.read_parquet(out / "runs" / "mlp_ab_column" / "test_predictions.parquet")
+    assert set(pred["object_id"]) == test_ids
+    # grouped: the two rows of a group never straddle splits
+    grp_key = by_name["mlp_ab_grouped"]["split"]
+    grp = pd.read_csv(out / "splits" / f"{grp_key}.csv", dtype=str)
+    grp["group"] = grp["object_id"].str[1:].astype(int) // 2
+    assert grp.groupby("group")["split"].nunique().max() == 1
+    assert len({"ab", col_key, grp_key}) == 3
+
+    # the classifiers learn (chance: 0.5)
+    for name in ("mlp_ab", "mlp_ab_column", "mlp_ab_grouped"):
+        assert by_name[name]["accuracy"] > 0.85, name
+    # regression row: metrics recomputed from the saved predictions by formula
+    z = by_name["cnn_z"]
+    zp = pd.read_parquet(out / "runs" / "cnn_z" / "test_predictions.parquet")
+    dz = zp["pred_redshift"] - zp["true_redshift"]
+    assert z["mae"] == pytest.approx(np.abs(dz).mean(), rel=1e-6)
+    assert z["rmse"] == pytest.approx(np.sqrt((dz**2).mean()), rel=1e-6)
+    assert z["outlier_fraction"] == pytest.approx((np.abs(dz / (1 + zp["true_redshift"])) > 0.15).mean())
+    assert z["regression"] and "log_loss" not in z
+
+    # evaluate_on: a row per trained model; class C is unknown to the models, counted
+    on = [r for r in summary["runs"] if r.get("on") == "other"]
+    assert {r["run"] for r in on} == {"mlp_ab", "mlp_ab_column", "mlp_ab_grouped", "cnn_z"}
+    ab_on = next(r for r in on if r["run"] == "mlp_ab")
+    n_c = sum(1 for i in range(40) if i % 3 == 2)
+    assert ab_on["n_unknown"] == n_c and ab_on["n_test"] == 40 - n_c
+    assert ab_on["unknown_reasons"] == {"class 'C' unknown to the model": n_c}
+    assert (out / "runs" / "mlp_ab" / "on-other" / "report.html").exists()
+    assert ab_on["accuracy"] > 0.6
+    z_on = next(r for r in on if r["run"] == "cnn_z")
+    assert z_on["n_test"] == 40 and "mae" in z_on
+
+    # after-hook: called once with the prepared stores; its figure is linked
+    assert len(fake_builder) == 1 and fake_builder[0]["seed"] == 5
+    assert set(fake_builder[0]["stores"]) == {"train", "other"}
+    table = (out / "results.md").read_text()
+    assert "[map.png](map.png)" in table and "| cnn_z |" in table and "NMAD" in table
+    assert summary["after"][0]["figures"] == ["map.png"]

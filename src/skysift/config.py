@@ -65,6 +65,16 @@ class DataConfig:
         for regression.
     max_objects : int or None
         Use only the first N objects (quick runs).
+    split_column : str or None
+        A predefined split instead of a random one: the metadata column
+        whose value says where a row goes. Rows whose value is in
+        ``train_values`` form the training pool (``val_size`` of it, as a
+        fraction of the pool, is carved out for validation, stratified);
+        every other row is test, and ``test_size`` is ignored. E.g. SNPCC's
+        biased split: ``split_column: spectro_confirmed, train_values: [true]``;
+        a UEA archive: ``split_column: split, train_values: [TRAIN]``.
+    train_values : list or None
+        The values of ``split_column`` that mean "training pool".
     """
 
     path: str = ""
@@ -73,6 +83,8 @@ class DataConfig:
     group_column: str | None = "auto"
     target: str = "label"
     max_objects: int | None = None
+    split_column: str | None = None
+    train_values: list[Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -4,19 +4,25 @@ A recipe names its data, its preparations, its split, the model runs and the
 baseline, and a ``quick`` block of overrides for CI. ``skysift run
 recipes/NAME.yaml`` (:func:`run_recipe`) then
 
-1. ingests the data once into ``OUT/work/raw`` (cached; the cache is reused
-   while the ``ingest`` block is unchanged);
+1. ingests (or builds) the data once into ``OUT/work/raw`` (cached; the
+   cache is reused while the ``ingest`` block is unchanged);
 2. prepares it once per distinct preparation into ``OUT/work/prepared/``
-   (cached the same way; the GP over the 21,319 SNPCC objects takes a few
-   minutes on 2 cores);
-3. relabels it once per (preparation, task) with the task's ``label_map``;
-4. fixes the split as explicit id lists (``OUT/splits/<task>.csv``) and
-   checks that every run and the baseline used exactly those lists;
+   (cached the same way; the GP over the 21,319 SNPCC objects takes a
+   quarter of an hour on 2 cores; a preparation ``from`` another one reuses
+   that one's first step, e.g. the GP, and applies only its own steps);
+3. makes one store per (preparation, task): the task's labels
+   (``label_map``) and the metadata columns the split needs;
+4. fixes each split as explicit id lists (``OUT/splits/<task>.csv``, or
+   ``<task>-<split>.csv`` for runs that override ``data``) and checks that
+   every run and the baseline used exactly those lists;
 5. trains every model run with :func:`skysift.training.run.train_run` into
    ``OUT/runs/<name>`` (model.pt, report.html, metrics.json);
 6. trains the gradient-boosted baseline
    (:mod:`skysift.evaluation.baseline`) on the same split;
-7. writes ``OUT/results.md`` and ``OUT/results.json``: one row per run with
+7. evaluates every trained model on each ``evaluate_on`` data set
+   (``OUT/runs/<name>/on-<set>/``, one more results row each);
+8. calls the ``after`` hooks (figures);
+9. writes ``OUT/results.md`` and ``OUT/results.json``: one row per run with
    the same metrics for all, the exact command, the machine and the date.
 
 Recipe format::
@@ -26,22 +32,52 @@ Recipe format::
     seed: 3                        # split and training seed, recorded
     ingest: {kind: lightcurves, paths: [snpcc_des/SIMGEN_PUBLIC_DES.tar.gz]}
     # or:   {synthetic: lightcurves, n: 600, survey: lsst, seed: 0}
+    # or:   {builder: uea, name: JapaneseVowels}    (see BUILDERS)
     prepare:                       # named preparations (skysift prepare configs)
       gp_z: {kind: lightcurves, steps: [{gp: {survey: des}}, extra_features]}
+      gp_norm: {from: gp_z, steps: [peak_normalize]}   # reuses gp_z's GP
     tasks:                         # named label maps; "*" maps every other label
       ia: {label_map: {Ia: Ia, "*": non-Ia}}
+      z: {target: redshift}        # regression
     data: {split: representative, test_size: 0.3, val_size: 0.1}
+    # split: grouped (group_column, default "group"), or
+    # split: column with split_column and train_values (a predefined split)
     train: {epochs: 30, batch_size: 256, lr: 0.001, patience: 5}
     runs:
       - {name: t2_z_ia, model: t2, prepare: gp_z, task: ia}
       - {name: baseline_z_ia, model: baseline, prepare: gp_z, task: ia,
          params: {use_redshift: true, max_iter: 500}}
+      - {name: t2_biased, model: t2, prepare: gp_z, task: ia,
+         data: {split: column, split_column: spectro_confirmed, train_values: [true]}}
+    evaluate_on:                   # other labelled sets, evaluated by every model
+      real: {builder: ondrejov_real}
+    after:                         # hooks called at the end (figures)
+      - {call: "skysift.data.explore:some_function", option: 1}
     quick: {max_objects: 300, train: {epochs: 2}}
     out: runs/recipes/snpcc_representative
 
 Data paths of ``ingest.paths`` are relative to the shared data directory:
 ``ingest.data_dir`` when given, else ``$SKYSIFT_DATA_DIR``, else
 ``../shared/data`` beside the repository holding the recipe.
+
+Dataset builders
+----------------
+``ingest: {builder: NAME, ...options}`` (also in ``evaluate_on``) calls the
+function registered in :data:`BUILDERS` (``"module:function"``, imported
+only when used) as ``fn(out, *, data_dir, seed, **options)``: it writes a
+skysift store (spectra, light curves or prepared) at ``out`` and returns a
+dict with at least ``n_in``, ``n_out`` and ``n_rejected``. Its result is
+cached like any ingest, keyed by the block (and the seed). ``quick.ingest``
+overrides apply to builder options too. A source store that is already
+prepared is used with a preparation ``{kind: prepared}`` (no steps).
+
+Hooks
+-----
+``after: [{call: "module:function", ...options}]``: each is called at the end
+as ``fn(out, *, stores, seed, **options)`` where ``stores`` maps ``train``
+(the first run's prepared training store) and every ``evaluate_on`` name to
+its prepared store. It may write figures into ``out`` and return a dict with
+a ``figures`` list (paths relative to ``out``), which ``results.md`` links.
 """
 
 from __future__ import annotations
@@ -65,18 +101,43 @@ import yaml
 
 from skysift.exceptions import SkysiftError
 
-__all__ = ["load_recipe", "resolve_data_dir", "run_recipe", "summarize_predictions"]
+__all__ = [
+    "BUILDERS",
+    "load_recipe",
+    "regression_metrics",
+    "resolve_data_dir",
+    "run_recipe",
+    "summarize_predictions",
+]
 
 log = logging.getLogger(__name__)
 
+#: Dataset builders for ``ingest: {builder: NAME}``: name -> "module:function",
+#: imported only when a recipe uses it.
+BUILDERS: dict[str, str] = {
+    "dash_spectra": "skysift.data.augment:build_dash_spectra",
+    "halpha_synthetic": "skysift.data.domain:build_halpha_synthetic",
+    "ondrejov_real": "skysift.data.domain:build_ondrejov_real",
+    "lamost_real": "skysift.data.domain:build_lamost_real",
+    "uea": "skysift.io.uea:build_uea_store",
+}
+
 _TOP_KEYS = {
     "name", "description", "seed", "ingest", "prepare", "tasks", "data", "train",
-    "runs", "quick", "out", "evaluate",
+    "runs", "quick", "out", "evaluate", "evaluate_on", "after",
 }
-_DATA_KEYS = {"split", "test_size", "val_size", "max_objects"}
-_RUN_KEYS = {"name", "model", "prepare", "task", "params", "train"}
-_QUICK_KEYS = {"max_objects", "train", "runs", "ingest"}
-_SPLITS = ("representative", "biased")
+_DATA_KEYS = {
+    "split", "test_size", "val_size", "max_objects", "group_column", "split_column",
+    "train_values",
+}
+_DATA_DEFAULTS = {
+    "split": "representative", "test_size": 0.3, "val_size": 0.1, "max_objects": None,
+    "group_column": "group", "split_column": None, "train_values": None,
+}
+_RUN_KEYS = {"name", "model", "prepare", "task", "params", "train", "data"}
+_TASK_KEYS = {"label_map", "target"}
+_QUICK_KEYS = {"max_objects", "train", "runs", "ingest", "evaluate_on"}
+_SPLITS = ("representative", "grouped", "column")
 _CACHE_FILE = "_recipe_cache.json"
 
 
@@ -101,6 +162,54 @@ def _check_keys(where: str, got: Mapping[str, Any], allowed: set[str], path: Any
         raise _fail(path, f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
 
 
+def _check_data(data: Mapping[str, Any], where: str, path: Any) -> None:
+    """Check a (merged) ``data`` block."""
+    _check_keys(where, data, _DATA_KEYS, path)
+    split = data["split"]
+    if split == "biased":
+        raise _fail(
+            path,
+            f"{where}: split 'biased' is now a predefined column split: "
+            "{split: column, split_column: spectro_confirmed, train_values: [true]}",
+        )
+    if split not in _SPLITS:
+        raise _fail(path, f"{where}.split must be one of {list(_SPLITS)}, got {split!r}")
+    if split == "column":
+        values = data.get("train_values")
+        if not data.get("split_column") or not isinstance(values, list) or not values:
+            raise _fail(
+                path,
+                f"{where}: split 'column' needs split_column (a metadata column) and "
+                f"train_values (a non-empty list), got {data.get('split_column')!r} and "
+                f"{values!r}",
+            )
+    if split == "grouped" and not data.get("group_column"):
+        raise _fail(path, f"{where}: split 'grouped' needs group_column")
+
+
+def _check_source(block: Any, where: str, path: Any) -> None:
+    """Check an ingest block (``ingest`` or an ``evaluate_on`` entry)."""
+    if not isinstance(block, Mapping):
+        raise _fail(path, f"{where} must be a mapping, got {block!r}")
+    if "builder" in block:
+        if block["builder"] not in BUILDERS:
+            raise _fail(
+                path,
+                f"{where}: unknown builder {block['builder']!r}; known builders: "
+                f"{sorted(BUILDERS)}",
+            )
+    elif "synthetic" not in block and block.get("kind") != "lightcurves":
+        raise _fail(
+            path,
+            f"{where} needs 'builder: NAME', 'synthetic: lightcurves' or "
+            f"'kind: lightcurves' with paths; got {dict(block)}",
+        )
+
+
+def _is_regression(task: Mapping[str, Any]) -> bool:
+    return task.get("target", "label") != "label"
+
+
 def load_recipe(path: str | os.PathLike, *, quick: bool = False) -> dict[str, Any]:
     """Read and check a recipe; with ``quick``, apply its ``quick`` overrides.
 
@@ -111,20 +220,22 @@ def load_recipe(path: str | os.PathLike, *, quick: bool = False) -> dict[str, An
     quick : bool, default False
         Apply the ``quick`` block: ``max_objects`` (a stratified subset),
         ``train`` overrides for every run, ``runs`` (names of the runs to
-        keep) and ``ingest`` overrides.
+        keep), ``ingest`` overrides (builder options too) and
+        ``evaluate_on`` overrides (per set name).
 
     Returns
     -------
     dict
         The resolved recipe (``seed``, ``data``, ``train`` filled with
-        defaults; ``quick`` and ``path`` recorded).
+        defaults; every run has its full ``data`` block; ``quick`` and
+        ``path`` recorded).
 
     Raises
     ------
     SkysiftError
         For unknown keys, missing sections, runs naming an unknown
-        preparation or task, or an unknown split; the message names the
-        file.
+        preparation or task, an unknown split or builder, a baseline on a
+        regression task; the message names the file.
 
     Examples
     --------
@@ -156,27 +267,55 @@ def load_recipe(path: str | os.PathLike, *, quick: bool = False) -> dict[str, An
             raise _fail(path, f"missing {key!r}")
     recipe = dict(recipe)
     recipe.setdefault("seed", 0)
-    recipe["data"] = _merge(
-        {"split": "representative", "test_size": 0.3, "val_size": 0.1, "max_objects": None},
-        recipe.get("data") or {},
-    )
-    _check_keys("data", recipe["data"], _DATA_KEYS, path)
-    if recipe["data"]["split"] not in _SPLITS:
-        raise _fail(
-            path, f"data.split must be one of {list(_SPLITS)}, got {recipe['data']['split']!r}"
-        )
+    recipe["data"] = _merge(_DATA_DEFAULTS, recipe.get("data") or {})
+    _check_data(recipe["data"], "data", path)
     recipe["train"] = dict(recipe.get("train") or {})
     quick_block = dict(recipe.get("quick") or {})
     _check_keys("quick", quick_block, _QUICK_KEYS, path)
+    evaluate_on = {str(k): dict(v or {}) for k, v in (recipe.get("evaluate_on") or {}).items()}
     runs = [dict(r) for r in recipe["runs"]]
     if quick:
         if "max_objects" in quick_block:
             recipe["data"]["max_objects"] = quick_block["max_objects"]
         recipe["train"] = _merge(recipe["train"], quick_block.get("train") or {})
         recipe["ingest"] = _merge(recipe["ingest"], quick_block.get("ingest") or {})
+        for name, over in (quick_block.get("evaluate_on") or {}).items():
+            if name not in evaluate_on:
+                raise _fail(path, f"quick.evaluate_on: no evaluate_on set named {name!r}")
+            evaluate_on[name] = _merge(evaluate_on[name], over or {})
         if quick_block.get("runs"):
             keep = set(quick_block["runs"])
             runs = [r for r in runs if r.get("name") in keep]
+    _check_source(recipe["ingest"], "ingest", path)
+    for name, block in evaluate_on.items():
+        if name == "train":
+            raise _fail(path, "evaluate_on: the name 'train' is reserved (after-hooks' stores)")
+        _check_source(block, f"evaluate_on.{name}", path)
+    recipe["evaluate_on"] = evaluate_on
+    for name, prep in recipe["prepare"].items():
+        if not isinstance(prep, Mapping):
+            raise _fail(path, f"preparation {name!r} must be a mapping, got {prep!r}")
+        base = prep.get("from")
+        if base is not None:
+            _check_keys(f"preparation {name}", prep, {"from", "steps"}, path)
+            if base not in recipe["prepare"] or "from" in recipe["prepare"][base]:
+                raise _fail(
+                    path,
+                    f"preparation {name!r}: 'from: {base}' must name a preparation "
+                    f"without 'from'; defined: {sorted(recipe['prepare'])}",
+                )
+    for name, task in recipe["tasks"].items():
+        task = dict(task or {})
+        _check_keys(f"task {name}", task, _TASK_KEYS, path)
+        if _is_regression(task) and task.get("label_map"):
+            raise _fail(path, f"task {name!r}: a regression task (target) takes no label_map")
+        recipe["tasks"][name] = task
+    after = recipe.get("after") or []
+    if not isinstance(after, list) or any(
+        not isinstance(h, Mapping) or ":" not in str(h.get("call", "")) for h in after
+    ):
+        raise _fail(path, f"after must be a list of {{call: 'module:function', ...}}, got {after!r}")
+    recipe["after"] = [dict(h) for h in after]
     names = set()
     for run in runs:
         _check_keys(f"run {run.get('name', '?')}", run, _RUN_KEYS, path)
@@ -198,6 +337,13 @@ def load_recipe(path: str | os.PathLike, *, quick: bool = False) -> dict[str, An
                 f"run {run['name']!r}: unknown task {run['task']!r}; "
                 f"defined: {sorted(recipe['tasks'])}",
             )
+        if run["model"] == "baseline" and _is_regression(recipe["tasks"][run["task"]]):
+            raise _fail(path, f"run {run['name']!r}: the baseline is a classifier only")
+        own = dict(run.get("data") or {})
+        if "max_objects" in own:
+            raise _fail(path, f"run {run['name']!r}: max_objects is set for the whole recipe")
+        run["data"] = _merge(recipe["data"], own)
+        _check_data(run["data"], f"run {run['name']} data", path)
         if quick and run["model"] != "baseline":
             run["train"] = _merge(run.get("train") or {}, quick_block.get("train") or {})
     recipe["runs"] = runs
@@ -206,21 +352,33 @@ def load_recipe(path: str | os.PathLike, *, quick: bool = False) -> dict[str, An
     return recipe
 
 
-def resolve_data_dir(recipe: Mapping[str, Any]) -> Path:
+def resolve_data_dir(recipe: Mapping[str, Any], block: Mapping[str, Any] | None = None) -> Path:
     """Return the shared data directory for a recipe's ``ingest.paths``.
 
-    Looked up in order: ``ingest.data_dir`` (relative to the recipe file),
-    ``$SKYSIFT_DATA_DIR``, then ``../shared/data`` beside the repository that
-    holds the recipe (the first parent with a ``pyproject.toml``).
+    Looked up in order: ``data_dir`` of the block (default: ``ingest``;
+    relative to the recipe file), ``$SKYSIFT_DATA_DIR``, then
+    ``../shared/data`` beside the repository that holds the recipe (the
+    first parent with a ``pyproject.toml``).
 
     Raises
     ------
     FileNotFoundError
         If none exists; the message lists the places tried.
     """
+    tried = _data_dir_candidates(recipe, block)
+    for candidate in tried:
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(
+        f"recipe {recipe['path']}: the shared data directory is absent (tried "
+        f"{', '.join(str(p) for p in tried)}); set ingest.data_dir or SKYSIFT_DATA_DIR"
+    )
+
+
+def _data_dir_candidates(recipe: Mapping[str, Any], block: Mapping[str, Any] | None) -> list[Path]:
     recipe_path = Path(recipe["path"]).resolve()
     tried: list[Path] = []
-    given = recipe["ingest"].get("data_dir")
+    given = (block if block is not None else recipe["ingest"]).get("data_dir")
     if given:
         tried.append(recipe_path.parent / given)
     elif os.environ.get("SKYSIFT_DATA_DIR"):
@@ -231,13 +389,7 @@ def resolve_data_dir(recipe: Mapping[str, Any]) -> Path:
                 tried.append(parent.parent / "shared" / "data")
                 break
         tried.append(Path(__file__).resolve().parents[2].parent / "shared" / "data")
-    for candidate in tried:
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        f"recipe {recipe['path']}: the shared data directory is absent (tried "
-        f"{', '.join(str(p) for p in tried)}); set ingest.data_dir or SKYSIFT_DATA_DIR"
-    )
+    return tried
 
 
 def _digest(obj: Any) -> str:
@@ -261,17 +413,57 @@ def _mark(path: Path, key: Any, info: Mapping[str, Any]) -> None:
     )
 
 
-def _ingest(recipe: Mapping[str, Any], work: Path) -> Path:
-    """Ingest (or synthesise) the recipe's data into ``work/raw``; cached."""
-    spec = dict(recipe["ingest"])
-    out = work / "raw"
-    if _cached(out, spec):
-        log.info("ingest: cached %s", out)
+def _import_callable(spec: str, what: str) -> Any:
+    """Import ``"module:function"``; errors name ``what``."""
+    import importlib
+
+    module_name, _, attr = str(spec).partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        raise SkysiftError(f"{what}: cannot import {module_name!r} ({e})") from e
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise SkysiftError(f"{what}: {module_name!r} has no function {attr!r}")
+    return fn
+
+
+def _ingest(recipe: Mapping[str, Any], work: Path, block: Mapping[str, Any] | None = None,
+            out: Path | None = None, what: str = "ingest") -> Path:
+    """Ingest, synthesise or build one data block into ``out`` (default ``work/raw``); cached."""
+    spec = dict(recipe["ingest"] if block is None else block)
+    out = work / "raw" if out is None else out
+    key = {**spec, "_seed": recipe["seed"]} if "builder" in spec else spec
+    if _cached(out, key):
+        log.info("%s: cached %s", what, out)
         return out
     if out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
-    if "synthetic" in spec:
+    info: dict[str, Any] = {}
+    if "builder" in spec:
+        name = spec["builder"]
+        if name not in BUILDERS:
+            raise _fail(recipe["path"], f"{what}: unknown builder {name!r}; known builders: "
+                                        f"{sorted(BUILDERS)}")
+        fn = _import_callable(BUILDERS[name], f"recipe {recipe['path']}: builder {name!r}")
+        candidates = _data_dir_candidates(recipe, spec)
+        data_dir = next((c for c in candidates if c.is_dir()), candidates[0])
+        options = {k: v for k, v in spec.items() if k not in ("builder", "data_dir")}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result = fn(out, data_dir=data_dir, seed=int(recipe["seed"]), **options)
+        missing = [k for k in ("n_in", "n_out", "n_rejected") if not isinstance(result, Mapping)
+                   or k not in result]
+        if missing:
+            raise SkysiftError(
+                f"recipe {recipe['path']}: builder {name!r} returned {result!r}, without "
+                f"{missing} (a builder returns a dict with n_in, n_out, n_rejected)"
+            )
+        from skysift.io.store import open_store
+
+        open_store(out)  # the builder must have written a store
+        info = {k: v for k, v in result.items() if isinstance(v, int | float | str | bool)}
+    elif "synthetic" in spec:
         from skysift.data.synthetic import synthesize_store
 
         kind = spec["synthetic"]
@@ -280,7 +472,7 @@ def _ingest(recipe: Mapping[str, Any], work: Path) -> Path:
     elif spec.get("kind") == "lightcurves":
         from skysift.io.lightcurves import ingest_lightcurves
 
-        data_dir = resolve_data_dir(recipe)
+        data_dir = resolve_data_dir(recipe, spec)
         paths = [data_dir / p for p in spec.get("paths") or []]
         absent = [str(p) for p in paths if not p.exists()]
         if not paths or absent:
@@ -297,34 +489,52 @@ def _ingest(recipe: Mapping[str, Any], work: Path) -> Path:
     else:
         raise _fail(
             recipe["path"],
-            "ingest needs 'synthetic: lightcurves' or 'kind: lightcurves' with paths; "
-            f"got {spec}",
+            f"{what} needs 'builder: NAME', 'synthetic: lightcurves' or 'kind: lightcurves' "
+            f"with paths; got {spec}",
         )
-    _mark(out, spec, {"seconds": round(time.perf_counter() - t0, 1)})
+    _mark(out, key, {**info, "seconds": round(time.perf_counter() - t0, 1)})
     return out
 
 
+def _split_columns(recipe: Mapping[str, Any]) -> list[str]:
+    """Metadata columns the recipe's splits read (split and group columns)."""
+    cols: list[str] = []
+    for run in recipe["runs"]:
+        data = run["data"]
+        col = (data["split_column"] if data["split"] == "column"
+               else data["group_column"] if data["split"] == "grouped" else None)
+        if col and col not in cols:
+            cols.append(col)
+    return cols
+
+
 def _subset(recipe: Mapping[str, Any], raw: Path, work: Path) -> Path:
-    """Write a stratified random subset of ``max_objects`` objects (quick runs); cached."""
+    """Write a stratified random subset of ``max_objects`` objects (quick runs); cached.
+
+    Strata: the label, combined with the value of every split column the
+    recipe uses, so that a predefined split keeps its proportions.
+    """
     from skysift.data.splits import stratified_split
     from skysift.io.store import open_store, write_store
 
     n = recipe["data"]["max_objects"]
     if not n:
         return raw
+    store = open_store(raw)
+    strata_cols = [c for c in ["label", *_split_columns(recipe)] if c in store.columns]
     key = {"raw": json.loads((raw / _CACHE_FILE).read_text())["key"], "n": n,
-           "seed": recipe["seed"]}
+           "seed": recipe["seed"], "strata": strata_cols}
     out = work / f"subset-{n}"
     if _cached(out, key):
         return out
-    store = open_store(raw)
-    table = store.read(["object_id", "label"]).to_pandas()
+    table = store.read(["object_id", *strata_cols]).to_pandas()
     if n >= len(table):
         return raw
-    labels = table["label"].astype(str).to_numpy()
+    strata = (table[strata_cols].astype(str).agg("|".join, axis=1).to_numpy()
+              if strata_cols else np.zeros(len(table), dtype=int))
     # the held-out part of a stratified split is a stratified sample
     _, _, chosen = stratified_split(
-        labels, test_size=n / len(table), val_size=0.0, seed=recipe["seed"]
+        strata, test_size=n / len(table), val_size=0.0, seed=recipe["seed"]
     )
     # per-class rounding can overshoot by a few objects: drop them at random
     chosen = np.random.default_rng(recipe["seed"]).permutation(chosen)[:n]
@@ -334,19 +544,7 @@ def _subset(recipe: Mapping[str, Any], raw: Path, work: Path) -> Path:
     return out
 
 
-def _prepare(name: str, config: Mapping[str, Any], source: Path, work: Path) -> Path:
-    """Prepare ``source`` with one named preparation; cached per (source, config)."""
-    from skysift.io.store import open_store
-    from skysift.preprocessing.pipeline import Pipeline, batch_from_arrow
-    from skysift.preprocessing.prepare import prepare_store
-
-    key = {"source": str(source), "source_key": json.loads((source / _CACHE_FILE).read_text())["key"],
-           "prepare": dict(config)}
-    out = work / "prepared" / f"{name}-{_digest(key)[:8]}"
-    if _cached(out, key):
-        log.info("prepare %s: cached %s", name, out)
-        return out
-    pipeline = Pipeline.from_config(dict(config))
+def _check_stateless(name: str, pipeline: Any) -> None:
     # prepare_store fits on the first objects of the whole store, which would
     # let the test split into the fit: only steps that learn nothing from the
     # data are allowed (extra_features learns only for missing="median")
@@ -360,15 +558,110 @@ def _prepare(name: str, config: Mapping[str, Any], source: Path, work: Path) -> 
             f"preparation {name!r}: step(s) {stateful} learn from data; a recipe "
             "prepares once before the split, so only per-object steps are allowed"
         )
+
+
+def _prepare(name: str, config: Mapping[str, Any], source: Path, work: Path,
+             base: Path | None = None) -> Path:
+    """Prepare ``source`` with one named preparation; cached per (source, config).
+
+    With ``base`` (the prepared store of the preparation named in ``from``),
+    the base's first step (its ``x``, e.g. the GP means) is reused and only
+    this preparation's ``steps`` run; the saved pipeline is the base's
+    first step followed by these steps, so a model trained on it still
+    reads raw data.
+    """
+    from skysift.io.store import open_store
+    from skysift.preprocessing.pipeline import Pipeline, batch_from_arrow
+    from skysift.preprocessing.prepare import prepare_store
+
+    source_store = open_store(source)
+    if source_store.kind == "prepared":
+        if dict(config) != {"kind": "prepared"} and "from" not in config:
+            raise SkysiftError(
+                f"preparation {name!r}: the data is already prepared ({source}); "
+                "use the preparation {kind: prepared} (no steps)"
+            )
+        if "from" not in config:
+            return source
+    feed = base if base is not None else source
+    key = {"source": str(feed), "source_key": json.loads((feed / _CACHE_FILE).read_text())["key"],
+           "prepare": dict(config)}
+    out = work / "prepared" / f"{name}-{_digest(key)[:8]}"
+    if _cached(out, key):
+        log.info("prepare %s: cached %s", name, out)
+        return out
     t0 = time.perf_counter()
-    # nothing is learned (checked above), so fit on a handful of objects:
-    # prepare_store's default fit would run the GP over 20,000 objects twice
-    first = next(open_store(source).iter_batches(batch_size=8))
-    pipeline.fit(batch_from_arrow(first))
-    result = prepare_store(source, out, pipeline, fit=False, overwrite=True)
+    if base is not None:
+        result = _prepare_from(name, config, base, out)
+    else:
+        pipeline = Pipeline.from_config(dict(config))
+        _check_stateless(name, pipeline)
+        # nothing is learned (checked above), so fit on a handful of objects:
+        # prepare_store's default fit would run the GP over 20,000 objects twice
+        first = next(source_store.iter_batches(batch_size=8))
+        pipeline.fit(batch_from_arrow(first))
+        result = prepare_store(source, out, pipeline, fit=False, overwrite=True)
     _mark(out, key, {"n_out": result["n_out"], "n_rejected": result["n_rejected"],
                      "seconds": round(time.perf_counter() - t0, 1)})
     return out
+
+
+def _prepare_from(name: str, config: Mapping[str, Any], base: Path, out: Path) -> dict[str, Any]:
+    """Apply ``config['steps']`` to the ``x`` of the prepared store ``base``."""
+    from skysift.io.store import StoreWriter, open_store
+    from skysift.preprocessing.pipeline import Pipeline, batch_from_arrow
+    from skysift.preprocessing.prepare import PIPELINE_FILE
+
+    store = open_store(base)
+    attrs = store.info()["attrs"]
+    saved = Pipeline.from_dict(attrs["pipeline"])
+    extra_steps = Pipeline.from_config({"kind": saved.kind, "steps": list(config.get("steps") or [])})
+    _check_stateless(name, extra_steps)
+    pipeline = Pipeline([saved.steps[0], *extra_steps.steps], kind=saved.kind)
+    shape = tuple(attrs.get("input_shape") or ())
+    n_in = n_out = 0
+    rejected: list[tuple[str, str]] = []
+    input_shape: tuple[int, ...] = shape
+    n_extra = 0
+    fitted = False
+    writer = StoreWriter(out, kind="prepared", overwrite=True)
+    try:
+        for rb in store.iter_batches(batch_size=4096):
+            batch = batch_from_arrow(rb)
+            n = rb.num_rows
+            n_in += n
+            batch["x"] = np.asarray(batch["x"], dtype=np.float32).reshape((n, *shape))
+            batch.pop("extra", None)  # only the first step's output is reused
+            if not fitted:  # nothing is learned (checked): fit on a handful
+                for step in extra_steps.steps:
+                    step.fit({k: (v[:8] if hasattr(v, "__len__") else v) for k, v in batch.items()})
+                fitted = True
+            for step in extra_steps.steps:
+                batch = step.transform(batch)
+            x = np.asarray(batch["x"], dtype=np.float32)
+            extra = np.asarray(batch.get("extra", np.zeros((n, 0))), dtype=np.float32)
+            good = np.isfinite(x.reshape(n, -1)).all(axis=1) & np.isfinite(extra).all(axis=1)
+            ids = np.asarray(batch["object_id"]).astype(str)
+            rejected += [(i, f"preparation {name}: non-finite values") for i in ids[~good]]
+            columns = {k: np.asarray(v)[good] for k, v in batch.items()
+                       if k not in ("x", "extra") and isinstance(v, np.ndarray) and v.ndim == 1
+                       and len(v) == n}
+            columns["x"] = x[good].reshape(int(good.sum()), -1)
+            columns["extra"] = extra[good]
+            input_shape, n_extra = tuple(int(d) for d in x.shape[1:]), extra.shape[1]
+            writer.write(columns)
+            n_out += int(good.sum())
+        writer.attrs.update({
+            "input_shape": list(input_shape), "n_extra": n_extra,
+            "source": attrs.get("source", str(base)), "source_kind": attrs.get("source_kind"),
+            "n_in": n_in, "n_rejected": len(rejected), "pipeline": pipeline.to_dict(),
+        })
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    pipeline.save(out / PIPELINE_FILE)
+    return {"n_in": n_in, "n_out": n_out, "n_rejected": len(rejected)}
 
 
 def _map_label(label_map: Mapping[str, Any] | None, value: Any) -> Any:
@@ -379,25 +672,48 @@ def _map_label(label_map: Mapping[str, Any] | None, value: Any) -> Any:
     return label_map.get("*", value)
 
 
-def _relabel(task: str, spec: Mapping[str, Any], prepared: Path, work: Path) -> Path:
-    """Copy a prepared store with the task's labels (``label_map``); cached."""
+def _relabel(task: str, spec: Mapping[str, Any], prepared: Path, work: Path,
+             source: Path | None = None, columns: Sequence[str] = ()) -> Path:
+    """Copy a prepared store with the task's labels and the split's metadata columns; cached.
+
+    ``columns`` (split and group columns) are joined from ``source`` by
+    object id when the prepared store does not carry them.
+    """
     import pyarrow as pa
 
     from skysift.io.store import open_store, write_store
 
     label_map = {str(k): v for k, v in (spec.get("label_map") or {}).items()}
-    if not label_map:
+    store = open_store(prepared)
+    need = [c for c in columns if c not in store.columns]
+    if need and source is not None:
+        have = set(open_store(source).columns)
+        absent = [c for c in need if c not in have]
+        if absent:
+            raise SkysiftError(
+                f"task {task!r}: the split needs column(s) {absent}, which the data "
+                f"({source}) does not have; its columns: {sorted(have)}"
+            )
+    if not label_map and not need:
         return prepared
-    key = {"prepared": str(prepared), "label_map": label_map,
+    key = {"prepared": str(prepared), "label_map": label_map, "columns": need,
            "prepared_key": json.loads((prepared / _CACHE_FILE).read_text())["key"]}
     out = work / "tasks" / f"{prepared.name}-{task}"
     if _cached(out, key):
         return out
-    store = open_store(prepared)
     table = store.read()
-    labels = [_map_label(label_map, v) for v in table.column("label").to_pylist()]
-    index = table.schema.get_field_index("label")
-    table = table.set_column(index, "label", pa.array(labels, pa.string()))
+    if label_map and "label" in table.column_names:
+        labels = [_map_label(label_map, v) for v in table.column("label").to_pylist()]
+        index = table.schema.get_field_index("label")
+        table = table.set_column(index, "label", pa.array(labels, pa.string()))
+    if need:
+        meta = open_store(source).read(["object_id", *need])
+        lookup = {oid: i for i, oid in enumerate(meta.column("object_id").to_pylist())}
+        rows = [lookup.get(oid) for oid in table.column("object_id").to_pylist()]
+        for col in need:
+            values = meta.column(col).to_pylist()
+            table = table.append_column(col, pa.array([None if r is None else values[r]
+                                                       for r in rows], meta.schema.field(col).type))
     write_store(out, table, kind="prepared", overwrite=True, attrs=store.info()["attrs"])
     from skysift.preprocessing.prepare import PIPELINE_FILE
 
@@ -413,14 +729,21 @@ def _run_config(recipe: Mapping[str, Any], run: Mapping[str, Any], store: Path, 
 
     train = _merge(recipe["train"], run.get("train") or {})
     train["seed"] = recipe["seed"]
+    data = run["data"]
+    task = recipe["tasks"][run["task"]]
+    block = {
+        "path": str(store),
+        "test_size": data["test_size"],
+        "val_size": data["val_size"],
+        "group_column": data["group_column"] if data["split"] == "grouped" else None,
+        "target": task.get("target", "label"),
+    }
+    if data["split"] == "column":
+        block["split_column"] = data["split_column"]
+        block["train_values"] = list(data["train_values"])
     return config_from_dict(
         {
-            "data": {
-                "path": str(store),
-                "test_size": recipe["data"]["test_size"],
-                "val_size": recipe["data"]["val_size"],
-                "group_column": None,
-            },
+            "data": block,
             "model": {"name": run["model"], "params": dict(run.get("params") or {})},
             "train": train,
             "evaluate": {"binary_groups": dict(binary_groups or {})},
@@ -429,16 +752,18 @@ def _run_config(recipe: Mapping[str, Any], run: Mapping[str, Any], store: Path, 
     )
 
 
+def _split_key(recipe: Mapping[str, Any], run: Mapping[str, Any]) -> str:
+    """Name of a run's recorded split: the task, plus the split when the run overrides data."""
+    data = run["data"]
+    if data == recipe["data"]:
+        return run["task"]
+    return f"{run['task']}-{data['split']}-{_digest(data)[:6]}"
+
+
 def _split_ids(recipe, run, store: Path, out: Path) -> dict[str, np.ndarray]:
-    """Return the split as id lists: the stratified split ``train_run`` draws."""
+    """Return the split as id lists: the split ``train_run`` draws."""
     from skysift.training.run import load_run_data
 
-    if recipe["data"]["split"] == "biased":
-        raise SkysiftError(
-            f"recipe {recipe['path']}: data.split 'biased' (train on spectro.list, test "
-            "on photo.list) needs predefined id lists in train_run, which it does not "
-            "take yet; use split: representative"
-        )
     data = load_run_data(_run_config(recipe, run, store, out, None))
     return {name: np.asarray(data.ids[idx]).astype(str) for name, idx in data.splits.items()}
 
@@ -538,6 +863,40 @@ def summarize_predictions(
     return out
 
 
+def regression_metrics(true: Sequence[float], pred: Sequence[float]) -> dict[str, float | None]:
+    """Return the results-table numbers of a redshift-like regression.
+
+    Parameters
+    ----------
+    true, pred : sequence of float, shape (N,)
+
+    Returns
+    -------
+    dict
+        ``mae`` and ``rmse`` of ``pred - true``; ``nmad``: the normalised
+        median absolute deviation of ``dz = (pred - true) / (1 + true)``,
+        ``1.4826 * median(|dz - median(dz)|)``; ``outlier_fraction``: the
+        share of objects with ``|dz| > 0.15``; ``n``.
+
+    Examples
+    --------
+    >>> m = regression_metrics([0.0, 1.0, 1.0, 0.5], [0.1, 1.0, 1.6, 0.5])
+    >>> round(m["mae"], 4), m["outlier_fraction"]
+    (0.175, 0.25)
+    """
+    t = np.asarray(true, dtype=np.float64)
+    p = np.asarray(pred, dtype=np.float64)
+    err = p - t
+    dz = err / (1.0 + t)
+    return {
+        "mae": float(np.mean(np.abs(err))),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "nmad": float(1.4826 * np.median(np.abs(dz - np.median(dz)))),
+        "outlier_fraction": float(np.mean(np.abs(dz) > 0.15)),
+        "n": len(t),
+    }
+
+
 def _machine() -> str:
     """CPU model, cores and Python/torch versions, for the results table."""
     cpu = platform.processor() or platform.machine()
@@ -551,8 +910,9 @@ def _machine() -> str:
         pass
     import torch
 
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (
-        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"{cpu}, {os.cpu_count()} cores, {gpu}, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads)"
     )
@@ -560,11 +920,19 @@ def _machine() -> str:
 
 _COLUMNS = [
     ("run", "run"), ("model", "model"), ("redshift", "z"), ("task", "task"),
+    ("split", "split"), ("on", "on"),
     ("n_train", "train"), ("n_test", "test"), ("epochs", "epochs"),
     ("log_loss", "log-loss"), ("roc_auc_micro", "AUC micro"),
     ("roc_auc_macro", "AUC macro"), ("ia_roc_auc", "Ia AUC"),
     ("ia_purity", "Ia purity"), ("ia_efficiency", "Ia eff."),
-    ("cc_contamination", "CC contam."), ("accuracy", "accuracy"), ("seconds", "s"), ("reused", "reused"),
+    ("cc_contamination", "CC contam."), ("accuracy", "accuracy"),
+    ("n_unknown", "unknown"), ("seconds", "s"), ("reused", "reused"),
+]
+_REGRESSION_COLUMNS = [
+    ("run", "run"), ("model", "model"), ("task", "task"), ("split", "split"), ("on", "on"),
+    ("n_train", "train"), ("n_test", "test"), ("epochs", "epochs"), ("mae", "MAE"),
+    ("rmse", "RMSE"), ("nmad", "NMAD"), ("outlier_fraction", "outliers"),
+    ("n_unknown", "unknown"), ("seconds", "s"), ("reused", "reused"),
 ]
 
 
@@ -580,6 +948,13 @@ def _fmt(value: Any, key: str = "") -> str:
     return str(value)
 
 
+def _table(rows: Sequence[Mapping[str, Any]], columns) -> list[str]:
+    lines = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_fmt(row.get(k), k) for k, _ in columns) + " |")
+    return lines
+
+
 def _write_results(out: Path, summary: Mapping[str, Any]) -> None:
     (out / "results.json").write_text(json.dumps(summary, indent=2, default=str))
     lines = [
@@ -590,32 +965,51 @@ def _write_results(out: Path, summary: Mapping[str, Any]) -> None:
         f"- command: `{summary['command']}`",
         f"- machine: {summary['machine']}",
         f"- date: {summary['date']}",
-        f"- split: {summary['split']['kind']}, seed {summary['seed']}: "
-        f"{summary['split']['sizes']} (id lists in `splits/`)",
+        f"- seed {summary['seed']}; splits (id lists in `splits/`): "
+        + "; ".join(f"{k}: {v['kind']} {v['sizes']}" for k, v in summary["splits"].items()),
         f"- total time: {summary['seconds']:.0f} s",
         "",
-        "| " + " | ".join(h for _, h in _COLUMNS) + " |",
-        "|" + "---|" * len(_COLUMNS),
     ]
-    for row in summary["runs"]:
-        lines.append("| " + " | ".join(_fmt(row.get(k), k) for k, _ in _COLUMNS) + " |")
-    lines += [
-        "",
-        "log-loss: flat-weighted (seed 003 eq. 3.20); Ia AUC: Ia (group) vs the rest; "
-        "CC contam.: share of objects classified Ia whose true type is Ibc or II. "
-        "Each run's report.html (confusion matrices, ROC curves) is in `runs/<run>/`.",
-        "",
-    ]
+    classification = [r for r in summary["runs"] if not r.get("regression")]
+    regression = [r for r in summary["runs"] if r.get("regression")]
+    if classification:
+        lines += _table(classification, _COLUMNS)
+        lines += [
+            "",
+            "log-loss: flat-weighted (seed 003 eq. 3.20); Ia AUC: Ia (group) vs the rest; "
+            "CC contam.: share of objects classified Ia whose true type is Ibc or II; "
+            "on: the data set of the row (test split unless named, then an `evaluate_on` "
+            "set); unknown: objects of that set whose class the model does not know "
+            "(not evaluated, listed in `excluded.csv`). "
+            "Each run's report.html (confusion matrices, ROC curves) is in `runs/<run>/`.",
+            "",
+        ]
+    if regression:
+        lines += _table(regression, _REGRESSION_COLUMNS)
+        lines += [
+            "",
+            "MAE, RMSE: of dz = z_pred - z_true; NMAD: 1.4826 median(|d - median(d)|) of "
+            "d = dz / (1 + z_true); outliers: share with |dz| / (1 + z_true) > 0.15.",
+            "",
+        ]
+    figures = [f for hook in summary.get("after", []) for f in hook.get("figures", [])]
+    if figures:
+        lines += ["## Figures", ""] + [f"- [{f}]({f})" for f in figures] + [""]
     (out / "results.md").write_text("\n".join(lines))
 
 
 def _finished_train_run(config: Any, run_dir: Path) -> dict[str, Any] | None:
     """Return the result of a finished run in ``run_dir`` made with ``config``, else None."""
+    from skysift.config import config_from_dict
+
     files = ("model.pt", "test_predictions.parquet", "metrics.json", "config.yaml", "metrics.csv")
     if not all((run_dir / f).exists() for f in files):
         return None
-    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-    if saved != yaml.safe_load(yaml.safe_dump(config.to_dict(), sort_keys=False)):
+    try:  # through the dataclasses, so that fields added since then take their defaults
+        saved = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text())).to_dict()
+    except (ValueError, TypeError):
+        return None
+    if saved != config_from_dict(config.to_dict()).to_dict():
         return None
     import pandas as pd
 
@@ -633,6 +1027,49 @@ def _finished_baseline(run_dir: Path, store: Path, use_z: bool, params: Mapping[
     same = (saved.get("store") == str(store) and saved.get("use_redshift") == use_z
             and saved.get("params") == dict(params))
     return {"n_iter": saved["n_iter"], "seconds": None, "reused": True} if same else None
+
+
+def _evaluate_on(recipe, run, run_dir: Path, sets: Mapping[str, Path], class_names,
+                 original_of) -> list[dict[str, Any]]:
+    """Evaluate a trained run on every ``evaluate_on`` set; one row each."""
+    import pandas as pd
+
+    from skysift.evaluation.evaluate import evaluate_store
+    from skysift.io.store import open_store
+    from skysift.training.checkpoint import load_model
+
+    rows = []
+    task = recipe["tasks"][run["task"]]
+    loaded = load_model(run_dir / "model.pt")
+    for name, store in sets.items():
+        out_dir = run_dir / f"on-{name}"
+        result = evaluate_store(loaded, store, out_dir)
+        excluded = result["excluded"]
+        row: dict[str, Any] = {"on": name, "n_test": result["n_evaluated"],
+                               "n_unknown": len(excluded), "n_in": result["n_in"]}
+        pred = pd.read_parquet(out_dir / "predictions.parquet")
+        truth = open_store(store).read(["object_id", loaded.target]).to_pandas()
+        merged = pred.merge(truth, on="object_id", how="inner")
+        merged = merged[~merged["object_id"].astype(str).isin(set(excluded))]
+        if _is_regression(task):
+            target = loaded.target
+            row.update(regression_metrics(merged[target].to_numpy(float),
+                                          merged[f"pred_{target}"].to_numpy(float)))
+        else:
+            prob = merged[[f"prob_{c}" for c in class_names]].to_numpy()
+            row.update(summarize_predictions(
+                merged["label"].astype(str).to_numpy(), prob, class_names,
+                original_labels=[original_of(name, i) for i in merged["object_id"].astype(str)],
+            ))
+        if excluded:
+            reasons: dict[str, int] = {}
+            for r in excluded.values():
+                reasons[r] = reasons.get(r, 0) + 1
+            row["unknown_reasons"] = reasons
+        rows.append(row)
+    return rows
+
+
 
 
 def run_recipe(
@@ -659,8 +1096,8 @@ def run_recipe(
         Names of the runs to do (default: all of the recipe's runs).
 
     A run whose directory already holds a finished run with the same
-    config (model, data store, split seed, training settings) is reused,
-    not retrained; its row says so (``reused``). The results table is
+    config (model, data store, split, training settings) is reused, not
+    retrained; its row says so (``reused``). The results table is
     rewritten after every run, so an interrupted recipe keeps what it
     finished.
 
@@ -668,9 +1105,10 @@ def run_recipe(
     -------
     dict
         The summary written to ``OUT/results.json``: ``recipe``, ``command``,
-        ``machine``, ``date``, ``seed``, ``split`` and ``runs`` (one dict per
-        run with its metrics, see :func:`summarize_predictions`), plus
-        ``results_md``.
+        ``machine``, ``date``, ``seed``, ``splits`` and ``runs`` (one dict per
+        row with its metrics, see :func:`summarize_predictions` and
+        :func:`regression_metrics`; rows of ``evaluate_on`` sets have
+        ``on``), ``after`` (the hooks' results), plus ``results_md``.
 
     Raises
     ------
@@ -705,36 +1143,80 @@ def run_recipe(
     (out / "splits").mkdir(parents=True, exist_ok=True)
     raw = _ingest(recipe, work)
     source = _subset(recipe, raw, work)
-    originals = open_store(source).read(["object_id", "label"]).to_pandas()
-    original = dict(zip(originals["object_id"].astype(str), originals["label"].astype(str),
-                        strict=True))
+    split_cols = _split_columns(recipe)
+    labels_of: dict[str, dict[str, str]] = {}
 
-    prepared: dict[str, Path] = {}
-    task_stores: dict[tuple[str, str], Path] = {}
+    def original_of(dataset: str, oid: str) -> str:
+        if dataset not in labels_of:
+            src = source if dataset == "" else eval_raw[dataset]
+            cols = open_store(src).columns
+            table = open_store(src).read(["object_id", "label"] if "label" in cols
+                                         else ["object_id"]).to_pandas()
+            labels_of[dataset] = dict(zip(
+                table["object_id"].astype(str),
+                table["label"].astype(str) if "label" in table else [""] * len(table),
+                strict=True,
+            ))
+        return labels_of[dataset].get(oid, "")
+
+    eval_raw = {name: _ingest(recipe, work, block, work / "eval" / name / "raw",
+                              f"evaluate_on.{name}")
+                for name, block in recipe["evaluate_on"].items()}
+
+    prepared: dict[tuple[str, str], Path] = {}
+
+    def prepared_for(prep: str, dataset: str = "") -> Path:
+        if (prep, dataset) not in prepared:
+            config = recipe["prepare"][prep]
+            src = source if dataset == "" else eval_raw[dataset]
+            where = work if dataset == "" else work / "eval" / dataset
+            base = prepared_for(config["from"], dataset) if "from" in config else None
+            prepared[prep, dataset] = _prepare(prep, config, src, where, base)
+        return prepared[prep, dataset]
+
+    task_stores: dict[tuple[str, str, str], Path] = {}
+
+    def task_store(prep: str, task: str, dataset: str = "") -> Path:
+        if (prep, task, dataset) not in task_stores:
+            src = source if dataset == "" else eval_raw[dataset]
+            where = work if dataset == "" else work / "eval" / dataset
+            task_stores[prep, task, dataset] = _relabel(
+                task, recipe["tasks"][task], prepared_for(prep, dataset), where, src,
+                split_cols if dataset == "" else (),
+            )
+        return task_stores[prep, task, dataset]
+
     splits: dict[str, dict[str, np.ndarray]] = {}
-    rows = []
+    split_kinds: dict[str, str] = {}
+    rows: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {}
     for run in recipe["runs"]:
         prep, task = run["prepare"], run["task"]
-        if prep not in prepared:
-            prepared[prep] = _prepare(prep, recipe["prepare"][prep], source, work)
-        if (prep, task) not in task_stores:
-            task_stores[prep, task] = _relabel(task, recipe["tasks"][task], prepared[prep], work)
-        store = task_stores[prep, task]
+        task_spec = recipe["tasks"][task]
+        regression = _is_regression(task_spec)
+        store = task_store(prep, task)
         run_dir = out / "runs" / run["name"]
         ids = _split_ids(recipe, run, store, run_dir)
-        if task not in splits:
-            splits[task] = ids
+        key = _split_key(recipe, run)
+        if key not in splits:
+            splits[key] = ids
+            split_kinds[key] = run["data"]["split"]
             pd.DataFrame(
                 {"object_id": np.concatenate(list(ids.values())),
                  "split": np.repeat(list(ids), [len(v) for v in ids.values()])}
-            ).to_csv(out / "splits" / f"{task}.csv", index=False)
-        elif any(not np.array_equal(np.sort(ids[k]), np.sort(splits[task][k])) for k in ids):
+            ).to_csv(out / "splits" / f"{key}.csv", index=False)
+        elif any(not np.array_equal(np.sort(ids[k]), np.sort(splits[key][k])) for k in ids):
             raise SkysiftError(
                 f"run {run['name']!r}: its split differs from the recorded "
-                f"splits/{task}.csv (preparations rejected different objects?)"
+                f"splits/{key}.csv (preparations rejected different objects?)"
             )
-        class_names = sorted(set(open_store(store).read(["label"]).column(0).to_pylist()) - {None})
-        groups = _binary_groups(class_names)
+        class_names = None
+        groups: dict[str, list[str]] = {}
+        if not regression:
+            class_names = sorted(
+                set(open_store(store).read(["label"]).column(0).to_pylist()) - {None}
+            )
+            groups = _binary_groups(class_names)
         log.info("run %s: %s on %s, task %s", run["name"], run["model"], prep, task)
         if run["model"] == "baseline":
             params = dict(run.get("params") or {})
@@ -752,40 +1234,69 @@ def run_recipe(
                 config, overwrite=True, progress=False
             )
             epochs = f"{result['epochs']}/{config.train.epochs}"
+            steps = list(recipe["prepare"][prep].get("steps", []))
+            if "from" in recipe["prepare"][prep]:
+                steps += recipe["prepare"][recipe["prepare"][prep]["from"]].get("steps", [])[:1]
             redshift = any(
-                (isinstance(s, Mapping) and "extra_features" in s)
-                or s == "extra_features"
-                for s in recipe["prepare"][prep].get("steps", [])
+                (isinstance(s, Mapping) and "extra_features" in s) or s == "extra_features"
+                for s in steps
             )
         pred = pd.read_parquet(run_dir / "test_predictions.parquet")
         if not np.array_equal(np.sort(pred["object_id"].astype(str)), np.sort(ids["test"])):
             raise SkysiftError(
                 f"run {run['name']!r} was evaluated on other objects than the recorded "
-                f"test split splits/{task}.csv"
+                f"test split splits/{key}.csv"
             )
-        prob_cols = [f"prob_{c}" for c in class_names]
-        metrics = summarize_predictions(
-            pred["true_class"].astype(str).to_numpy(),
-            pred[prob_cols].to_numpy(),
-            class_names,
-            original_labels=[original[i] for i in pred["object_id"].astype(str)],
-        )
-        rows.append({
+        if regression:
+            target = task_spec["target"]
+            metrics = regression_metrics(pred[f"true_{target}"], pred[f"pred_{target}"])
+            metrics.pop("n")
+        else:
+            prob_cols = [f"prob_{c}" for c in class_names]
+            metrics = summarize_predictions(
+                pred["true_class"].astype(str).to_numpy(),
+                pred[prob_cols].to_numpy(),
+                class_names,
+                original_labels=[original_of("", i) for i in pred["object_id"].astype(str)],
+            )
+        common = {
             "run": run["name"], "model": run["model"], "prepare": prep, "redshift": redshift,
-            "task": task, "n_train": len(ids["train"]), "n_val": len(ids["val"]),
-            "n_test": len(ids["test"]), "epochs": epochs, **metrics,
-            "seconds": result.get("seconds"), "reused": bool(result.get("reused")),
+            "task": task, "split": key, "regression": regression,
+            "n_train": len(ids["train"]), "n_val": len(ids["val"]),
             "run_dir": str(run_dir),
+        }
+        rows.append({
+            **common, "n_test": len(ids["test"]), "epochs": epochs, **metrics,
+            "seconds": result.get("seconds"), "reused": bool(result.get("reused")),
         })
-        summary = _summary(recipe, quick, out, runs, splits, rows, t0)
+        if run["model"] != "baseline" and recipe["evaluate_on"]:
+            sets = {name: task_store(prep, task, name) for name in recipe["evaluate_on"]}
+            for extra_row in _evaluate_on(recipe, run, run_dir, sets, class_names, original_of):
+                rows.append({**common, "epochs": epochs, **extra_row})
+        summary = _summary(recipe, quick, out, runs, splits, split_kinds, rows, t0)
+        _write_results(out, summary)
+    if recipe["after"]:
+        first = recipe["runs"][0]
+        stores = {"train": task_store(first["prepare"], first["task"])}
+        stores.update({name: task_store(first["prepare"], first["task"], name)
+                       for name in recipe["evaluate_on"]})
+        hooks = []
+        for hook in recipe["after"]:
+            options = {k: v for k, v in hook.items() if k != "call"}
+            fn = _import_callable(hook["call"], f"recipe {recipe['path']}: after hook")
+            result = fn(out, stores=dict(stores), seed=int(recipe["seed"]), **options) or {}
+            hooks.append({"call": hook["call"], **{k: v for k, v in dict(result).items()
+                                                   if k == "figures" or isinstance(v, int | float | str)}})
+        summary = _summary(recipe, quick, out, runs, splits, split_kinds, rows, t0)
+        summary["after"] = hooks
         _write_results(out, summary)
     summary["results_md"] = str(out / "results.md")
     return summary
 
 
-def _summary(recipe, quick, out, runs, splits, rows, t0) -> dict[str, Any]:
+def _summary(recipe, quick, out, runs, splits, split_kinds, rows, t0) -> dict[str, Any]:
     """Return the results summary (what results.json holds)."""
-    first = next(iter(splits.values()))
+    first = next(iter(splits))
     return {
         "recipe": recipe["name"],
         "description": recipe.get("description"),
@@ -800,15 +1311,17 @@ def _summary(recipe, quick, out, runs, splits, rows, t0) -> dict[str, Any]:
         "machine": _machine(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "seed": recipe["seed"],
+        # the first split (kept for readers of the earlier format)
         "split": {
-            "kind": recipe["data"]["split"],
+            "kind": split_kinds[first],
             "test_size": recipe["data"]["test_size"],
             "val_size": recipe["data"]["val_size"],
-            "sizes": {k: len(v) for k, v in first.items()},
+            "sizes": {k: len(v) for k, v in splits[first].items()},
         },
+        "splits": {k: {"kind": split_kinds[k], "sizes": {s: len(v) for s, v in ids.items()}}
+                   for k, ids in splits.items()},
         "max_objects": recipe["data"]["max_objects"],
         "train": recipe["train"],
         "runs": rows,
         "seconds": round(time.perf_counter() - t0, 1),
     }
-

@@ -23,6 +23,7 @@ __all__ = [
     "PreparedData",
     "default_pipeline_config",
     "load_training_data",
+    "predefined_split",
 ]
 
 
@@ -139,6 +140,81 @@ def _encode_target(values: np.ndarray, target: str, path: Any):
     return y, ~np.isfinite(y)
 
 
+def _split_value(value: Any) -> str:
+    """Canonical text of a split-column value (``True``, ``"true"`` and ``1.0`` differ)."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    return str(value)
+
+
+def predefined_split(
+    values: Any,
+    train_values: Any,
+    strata: np.ndarray,
+    *,
+    val_size: float,
+    seed: int = 0,
+    where: str = "split column",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split rows by a column's value: a training pool and the test rest.
+
+    Parameters
+    ----------
+    values : array-like, shape (N,)
+        The split column (booleans, strings or numbers; compared as text,
+        booleans as ``true``/``false``).
+    train_values : sequence
+        Values that put a row into the training pool.
+    strata : numpy.ndarray, shape (N,)
+        Class (or target bin) of each row, to stratify the validation part.
+    val_size : float
+        Fraction of the training pool carved out for validation.
+    seed : int, default 0
+    where : str
+        Names the column in error messages.
+
+    Returns
+    -------
+    train, val, test : numpy.ndarray of int
+        Sorted, disjoint row indices covering every row.
+
+    Raises
+    ------
+    DataFormatError
+        If no row is in the training pool or none is left for test.
+
+    Examples
+    --------
+    >>> tr, va, te = predefined_split(["TRAIN"] * 6 + ["TEST"] * 2, ["TRAIN"],
+    ...                               np.array([0, 1] * 4), val_size=1 / 3)
+    >>> tr.tolist(), va.tolist(), te.tolist()
+    ([0, 1, 2, 3], [4, 5], [6, 7])
+    """
+    from skysift.data.splits import stratified_split
+
+    if train_values is None or isinstance(train_values, str | bytes) or not len(train_values):
+        raise DataFormatError(
+            f"{where}: train_values must be a non-empty list of the column's values "
+            f"that mean 'training', got {train_values!r}"
+        )
+    text = np.array([_split_value(v) for v in values], dtype=object)
+    wanted = {_split_value(v) for v in train_values}
+    pool = np.flatnonzero(np.isin(text, sorted(wanted)))
+    test = np.flatnonzero(~np.isin(text, sorted(wanted)))
+    if len(pool) == 0 or len(test) == 0:
+        raise DataFormatError(
+            f"{where}: train_values {sorted(wanted)} select {len(pool)} training and "
+            f"{len(test)} test rows; the column's values are {sorted(set(text))[:10]}"
+        )
+    if val_size > 0:
+        # the held-out part of a stratified split of the pool is the validation part
+        keep, _, held = stratified_split(strata[pool], test_size=val_size, val_size=0.0, seed=seed)
+        train, val = pool[keep], pool[held]
+    else:
+        train, val = pool, pool[:0]
+    return np.sort(train), np.sort(val), test
+
+
 def load_training_data(
     path: Any,
     *,
@@ -150,6 +226,8 @@ def load_training_data(
     max_objects: int | None = None,
     seed: int = 0,
     batch_size: int = 8192,
+    split_column: str | None = None,
+    train_values: Any = None,
 ) -> PreparedData:
     """Read a store, split it, fit the pipeline on train, prepare every split.
 
@@ -173,6 +251,13 @@ def load_training_data(
     seed : int, default 0
     batch_size : int, default 8192
         Objects per chunk while reading and preparing.
+    split_column : str, optional
+        A predefined split (see :func:`predefined_split`): rows whose value
+        of this column is in ``train_values`` are the training pool,
+        ``val_size`` of the pool is carved out for validation, every other
+        row is test; ``test_size`` and ``group_column`` are then ignored.
+    train_values : sequence, optional
+        The training-pool values of ``split_column``.
 
     Returns
     -------
@@ -181,7 +266,8 @@ def load_training_data(
     Raises
     ------
     DataFormatError
-        If the store has no usable target values, or fewer than two classes.
+        If the store has no usable target values, or fewer than two classes,
+        or ``split_column`` is absent or selects no training or no test row.
     """
     from skysift.data.splits import stratified_split
     from skysift.io.store import open_store
@@ -230,18 +316,29 @@ def load_training_data(
         edges = np.quantile(y_all, np.linspace(0, 1, 6)[1:-1])
         strata = np.digitize(y_all, edges)
 
-    if group_column == "auto":
-        group_column = "group" if "group" in raw else None
-    groups = None
-    if group_column is not None:
-        if group_column not in raw:
+    if split_column is not None:
+        if split_column not in raw:
             raise DataFormatError(
-                f"{store.path}: group column {group_column!r} not in the store"
+                f"{store.path}: split column {split_column!r} not in the store; "
+                f"columns: {sorted(raw)}"
             )
-        groups = np.asarray(raw[group_column]).astype(str)
-    train, val, test = stratified_split(
-        strata, test_size=test_size, val_size=val_size, groups=groups, seed=seed
-    )
+        train, val, test = predefined_split(
+            raw[split_column], train_values, strata, val_size=val_size, seed=seed,
+            where=f"{store.path}: split column {split_column!r}",
+        )
+    else:
+        if group_column == "auto":
+            group_column = "group" if "group" in raw else None
+        groups = None
+        if group_column is not None:
+            if group_column not in raw:
+                raise DataFormatError(
+                    f"{store.path}: group column {group_column!r} not in the store"
+                )
+            groups = np.asarray(raw[group_column]).astype(str)
+        train, val, test = stratified_split(
+            strata, test_size=test_size, val_size=val_size, groups=groups, seed=seed
+        )
 
     if store.kind == "prepared":
         shape = tuple(store.info()["attrs"].get("input_shape", ()))

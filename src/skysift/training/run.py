@@ -320,6 +320,8 @@ def load_run_data(config: RunConfig):
         group_column=config.data.group_column,
         max_objects=config.data.max_objects,
         seed=config.train.seed,
+        split_column=config.data.split_column,
+        train_values=config.data.train_values,
     )
     if len(data.splits["train"]) == 0 or len(data.splits["val"]) == 0:
         raise SkysiftError(
