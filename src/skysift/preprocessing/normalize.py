@@ -2,7 +2,9 @@
 
 * min-max to [0, 1] (seed 000),
 * zero mean and unit variance (seed 001),
-* inverse-variance-weighted mean and RMS (seed 002).
+* inverse-variance-weighted mean and RMS (seed 002),
+* per-object peak scaling of a prepared array, e.g. GP light curves
+  (``peak_normalize``, with ``log10(peak)`` kept as an extra feature).
 
 Each is a plain function on an (N, L) array with a stateless step twin for
 pipelines. Pixels with ``ivar == 0`` or ``mask`` set do not influence the
@@ -17,9 +19,11 @@ from skysift.preprocessing.pipeline import Batch, Step, register_step, stack_row
 
 __all__ = [
     "MinMaxScaler",
+    "PeakNormalizer",
     "Standardizer",
     "WeightedStandardizer",
     "min_max_scale",
+    "peak_normalize",
     "standardize",
     "weighted_standardize",
 ]
@@ -160,3 +164,85 @@ class WeightedStandardizer(_FluxStep):
             stack_rows(batch["ivar"], name="ivar"),
             None if mask is None else stack_rows(mask, name="mask", dtype=bool),
         )
+
+
+def peak_normalize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Divide each object's array by its peak absolute value over all axes.
+
+    For interpolated light curves ``x`` (N, L, M) this is the peak GP flux
+    over every band and time, so the colours and shapes are kept and only
+    the overall brightness (which spans orders of magnitude between
+    objects in FLUXCAL) is removed.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (N, ...)
+
+    Returns
+    -------
+    scaled : numpy.ndarray, float32, same shape
+        An all-zero (or non-finite-peak) object is returned unchanged.
+    peak : numpy.ndarray, float64, shape (N,)
+        The divisor of each object (0 where it was left unchanged).
+
+    Examples
+    --------
+    >>> scaled, peak = peak_normalize(np.array([[[1.0, -4.0], [2.0, 0.0]]]))
+    >>> scaled.tolist(), peak.tolist()
+    ([[[0.25, -1.0], [0.5, 0.0]]], [4.0])
+    """
+    x = np.asarray(x, dtype=np.float32)
+    flat = np.abs(x.reshape(len(x), -1).astype(np.float64))
+    peak = flat.max(axis=1) if flat.shape[1] else np.zeros(len(x))
+    good = np.isfinite(peak) & (peak > 0)
+    peak = np.where(good, peak, 0.0)
+    divisor = np.where(good, peak, 1.0).reshape((len(x),) + (1,) * (x.ndim - 1))
+    return (x / divisor).astype(np.float32), peak
+
+
+@register_step("peak_normalize")
+class PeakNormalizer(Step):
+    """Per-object scaling of a prepared array ``x`` by its peak (:func:`peak_normalize`).
+
+    Put it after the ``gp`` step: every light curve then peaks at 1 in its
+    brightest band, which keeps a network's inputs on one scale (raw
+    FLUXCAL means differ by orders of magnitude between objects). Nothing
+    is learned, so training and test objects are treated alike.
+
+    Parameters
+    ----------
+    scale_feature : bool, default True
+        Append ``log10(peak)`` to ``extra`` (N, R) so that the brightness
+        removed from ``x`` stays available to the model; objects left
+        unchanged (zero peak) get 0.
+
+    Examples
+    --------
+    >>> out = PeakNormalizer().transform({"x": np.array([[[10.0], [100.0]]])})
+    >>> out["x"].ravel().tolist(), out["extra"].ravel().tolist()
+    ([0.10000000149011612, 1.0], [2.0])
+    """
+
+    kinds = ("lightcurves", "spectra")
+
+    def __init__(self, *, scale_feature: bool = True) -> None:
+        self.scale_feature = scale_feature
+
+    def transform(self, batch: Batch) -> Batch:
+        """Return the batch with ``x`` scaled (and ``log10(peak)`` appended to ``extra``)."""
+        if "x" not in batch:
+            raise ValueError(
+                "peak_normalize: the batch has no prepared array 'x'; put the step "
+                "after one that makes it (e.g. gp)"
+            )
+        x, peak = peak_normalize(batch["x"])
+        out = {**batch, "x": x}
+        if self.scale_feature:
+            log_peak = np.where(peak > 0, np.log10(np.where(peak > 0, peak, 1.0)), 0.0)
+            feature = log_peak.astype(np.float32)[:, None]
+            if "extra" in batch:
+                feature = np.concatenate(
+                    [np.asarray(batch["extra"], dtype=np.float32), feature], axis=1
+                )
+            out["extra"] = feature
+        return out
