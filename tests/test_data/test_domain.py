@@ -266,8 +266,8 @@ def test_map_domains_draws_the_map(data_dir, tmp_path):
         methods=["pca"],
         names={"train": "synthetic"},
     )
-    assert [p.split("/")[-1] for p in res["figures"]] == ["domain_map_pca.png"]
-    assert all((tmp_path / "figs" / p.split("/")[-1]).stat().st_size > 10_000
+    assert res["figures"] == ["domain_map_pca.png"]
+    assert all((tmp_path / "figs" / p).stat().st_size > 10_000
                for p in res["figures"])  # fmt: skip
     assert res["counts"] == {"train": 30, "ond": 3}
     with pytest.raises(KeyError, match="lamost"):

@@ -571,7 +571,7 @@ def map_domains(
     Returns
     -------
     dict
-        ``figures`` (paths written), ``counts`` (points per set) and, per
+        ``figures`` (file names inside ``out``), ``counts`` (points per set) and, per
         method, the embedding ``info``.
 
     Raises
@@ -602,7 +602,7 @@ def map_domains(
             out=out / f"domain_map_{method}.png",
         )
         plt.close(res["figure"])
-        figures.append(res["path"])
+        figures.append(Path(res["path"]).name)
         info[method] = {k: v for k, v in res["info"].items() if k != "method"}
         counts = dict(zip(order, res["counts"], strict=True))
     return {"figures": figures, "counts": counts, "info": info}
