@@ -7,10 +7,12 @@ STAMP := $(VENV)/.skysift-installed
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml
+# The spark extra is installed too, so that `make test` runs the Spark
+# engine's tests on a local master (they skip, saying why, without Java).
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 
 demo: $(STAMP)
