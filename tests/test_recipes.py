@@ -18,6 +18,7 @@ from skysift.recipes import (
 
 REPO = Path(__file__).resolve().parents[1]
 SNPCC_RECIPE = REPO / "recipes" / "snpcc_representative.yaml"
+SNPCC_FULL = REPO / "recipes" / "snpcc.yaml"
 
 SYNTHETIC = """
 name: synthetic_lightcurves
@@ -89,12 +90,38 @@ def test_synthetic_recipe_runs_and_learns(tmp_path):
 
 
 @pytest.mark.slow
-def test_snpcc_quick_recipe_runs_and_beats_chance(tmp_path):
+def test_snpcc_quick_recipes_run_both_splits_and_learn(tmp_path):
+    """Both recipe-1 files, quick; one output directory, so SNPCC is ingested once."""
     try:
-        resolve_data_dir(load_recipe(SNPCC_RECIPE))
+        resolve_data_dir(load_recipe(SNPCC_FULL))
     except FileNotFoundError:
         pytest.skip("../shared/data (SNPCC) is absent")
-    summary = run_recipe(SNPCC_RECIPE, quick=True, out=tmp_path / "snpcc")
+    full = load_recipe(SNPCC_FULL)
+    assert len(full["runs"]) == 27  # the whole matrix is in the recipe
+    out = tmp_path / "snpcc"
+    summary = run_recipe(SNPCC_FULL, quick=True, out=out)
+    rows = {r["run"]: r for r in summary["runs"]}
+    assert set(rows) == {"t2_norm_z_ia", "baseline_z_ia", "baseline_z_ia_biased"}
+    # representative: the network on peak-normalised curves and the baseline
+    # learn (chance: Ia AUC 0.5)
+    assert rows["baseline_z_ia"]["ia_roc_auc"] > 0.75
+    assert rows["t2_norm_z_ia"]["ia_roc_auc"] > 0.65
+    # biased: the training pool is exactly the spectroscopically confirmed objects
+    from skysift.io.store import open_store
+
+    key = rows["baseline_z_ia_biased"]["split"]
+    split = pd.read_csv(out / "splits" / f"{key}.csv", dtype=str)
+    raw = open_store(out / "work" / "subset-400").read(["object_id", "spectro_confirmed"]).to_pandas()
+    confirmed = set(raw.loc[raw["spectro_confirmed"], "object_id"].astype(str))
+    assert set(split.loc[split["split"] != "test", "object_id"]) == confirmed
+    assert set(split.loc[split["split"] == "test", "object_id"]) == set(raw["object_id"]) - confirmed
+    assert 10 <= len(confirmed) <= 40  # the subset keeps spectro.list's share (5%)
+    assert rows["baseline_z_ia_biased"]["ia_roc_auc"] > 0.6
+
+    # 1a's recipe, in the same directory: the ingest is reused
+    mark = (out / "work" / "raw" / "_recipe_cache.json").stat().st_mtime_ns
+    summary = run_recipe(SNPCC_RECIPE, quick=True, out=out)
+    assert (out / "work" / "raw" / "_recipe_cache.json").stat().st_mtime_ns == mark
     assert summary["max_objects"] == 300
     rows = {r["run"]: r for r in summary["runs"]}
     assert rows["baseline_z_ia"]["ia_roc_auc"] > 0.75

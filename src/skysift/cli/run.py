@@ -21,7 +21,8 @@ def run(recipe, quick, out, runs) -> None:
 
     \b
     Examples:
-      skysift run recipes/snpcc_representative.yaml
+      skysift run recipes/snpcc.yaml
+      skysift run recipes/snpcc.yaml --runs baseline_z_ia_biased
       skysift run recipes/snpcc_representative.yaml --quick --out /tmp/snpcc-quick
     """
     from pathlib import Path
