@@ -31,9 +31,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -42,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import predict_spectra as common  # run_child: the timed child process
+import predict_common as common  # cached stores/models, timed child processes
 
 CLASSES = ("AGN", "SNII", "SNIa", "SNIbc", "flare", "periodic")
 ALERTS = {
@@ -56,20 +53,14 @@ ALERTS = {
 def write_alerts(path: Path, n: int, seed: int) -> float:
     """Write the alert store once (reused when already there); return seconds."""
     from skysift.data.synthetic import iter_lightcurves
-    from skysift.io.store import StoreWriter, open_store
 
     attrs = {"generator": "benchmarks/predict_alerts.py", "n": n, "seed": seed}
-    if path.exists():
-        try:
-            if open_store(path).info()["attrs"] == attrs:
-                return 0.0
-        except Exception:  # a half-written store: write it again
-            pass
-    t0 = time.perf_counter()
-    with StoreWriter(path, kind="lightcurves", overwrite=True, attrs=attrs) as w:
+
+    def chunks():
         for chunk in iter_lightcurves(n, seed=seed, **ALERTS):
-            w.write({k: v for k, v in chunk.items() if k != "true_redshift"})
-    return time.perf_counter() - t0
+            yield {k: v for k, v in chunk.items() if k != "true_redshift"}
+
+    return common.write_store_once(path, "lightcurves", attrs, chunks)
 
 
 def train_model(
@@ -85,9 +76,9 @@ def train_model(
     from skysift.training import save_model
 
     key = {"train_n": train_n, "epochs": epochs, "seed": seed, "gp_device": gp_device}
-    done = run / "key.json"
-    if done.exists() and json.loads(done.read_text()) == key:
-        return json.loads((run / "train.json").read_text())
+    info = common.cached_training(run, key)
+    if info is not None:
+        return info
     run.mkdir(parents=True, exist_ok=True)
     write_alerts(data, train_n, seed + 1000)
     store = open_store(data)
@@ -104,24 +95,10 @@ def train_model(
     label_of = dict(zip(labels["object_id"], labels["label"], strict=True))
     lookup = {c: i for i, c in enumerate(CLASSES)}
     y = torch.tensor([lookup[label_of[i]] for i in prepared["object_id"]])
-    x = torch.from_numpy(prepared["x"])
     torch.manual_seed(seed)
     kwargs = {"num_classes": len(CLASSES), "in_channels": 2, "input_length": 100}
     model = create_model("t2", **kwargs)
-    n_val = len(x) // 5
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    t0 = time.perf_counter()
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(x) - n_val) + n_val
-        for i in range(0, len(order), 256):
-            b = order[i : i + 256]
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[b]), y[b]).backward()
-            opt.step()
-    model.eval()
-    with torch.inference_mode():
-        acc = float((model(x[:n_val]).argmax(1) == y[:n_val]).float().mean())
+    acc, seconds = common.train_briefly(model, prepared["x"], y, epochs=epochs)
     save_model(
         run / "model.pt",
         model,
@@ -131,10 +108,61 @@ def train_model(
         class_names=list(CLASSES),
         input_shape=(100, 2),
     )
-    info = {"val_accuracy": acc, "train_seconds": time.perf_counter() - t0, **key}
-    (run / "train.json").write_text(json.dumps(info))
-    done.write_text(json.dumps(key))
-    return info
+    return common.save_training(
+        run, key, {"val_accuracy": acc, "train_seconds": seconds}
+    )
+
+
+def child_stages(job: dict) -> dict:
+    """CPU seconds of each stage on one thread, for the first ``n`` alerts.
+
+    Stages: Arrow list columns -> padded arrays (``batch_from_arrow``), the GP
+    (the pipeline), t2 with onnxruntime (float32, and the static int8 export
+    if given) and with torch. Process CPU time, so other jobs on the machine
+    do not count.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    from skysift.io.store import open_store
+    from skysift.preprocessing.pipeline import batch_from_arrow
+    from skysift.serving.onnx_engine import load_onnx_model
+    from skysift.training import load_model
+    from skysift.training.run import predict_arrays
+
+    clock = time.process_time
+    fp32 = load_onnx_model(job["onnx"], threads=1)
+    table = open_store(job["store"]).read().slice(0, job["n"])
+    t = clock()
+    batch = batch_from_arrow(table)
+    convert = clock() - t
+    t = clock()
+    x = fp32.pipeline.transform(batch, drop_bad=True)["x"]
+    gp = clock() - t
+    out = {"n": len(x), "convert": convert, "gp": gp}
+    ref = None
+    for name, path in (("onnx", job["onnx"]), ("onnx-int8", job.get("onnx_int8"))):
+        if path is None:
+            continue
+        model = load_onnx_model(path, threads=1)
+        model.predict(x[:512], batch_size=512)  # warm-up
+        t = clock()
+        p = model.predict(x, batch_size=512)
+        out[name] = clock() - t
+        if ref is None:
+            ref = p
+        else:
+            out[name + "_max_dp"] = float(np.abs(p - ref).max())
+            out[name + "_same_top"] = float((p.argmax(1) == ref.argmax(1)).mean())
+    net = load_model(job["model"]).model
+    predict_arrays(net, x[:512], None, batch_size=512)
+    t = clock()
+    predict_arrays(net, x, None, batch_size=512)
+    out["torch"] = clock() - t
+    return out
 
 
 def main(argv=None) -> None:
@@ -149,8 +177,20 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--gp-device", default="auto", help="the gp step's device")
     parser.add_argument("--configs", default="torch:1x2,torch:2x1,onnx:1x2,onnx:2x1")
+    parser.add_argument(
+        "--stage-n",
+        type=int,
+        default=4096,
+        help="alerts for the per-stage CPU breakdown (0: skip it)",
+    )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        common.child_main(
+            args.child, {"predict": common.child_predict, "stages": child_stages}
+        )
+        return
 
     from skysift.compression import export_onnx
 
@@ -164,10 +204,7 @@ def main(argv=None) -> None:
     )
     export_onnx(run / "model.pt", run / "model.onnx", overwrite=True)
     print(f"# predict_alerts: {args.n:,} ZTF-like alerts (g, r; ~30 days of history)")
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"python {platform.python_version()}, device {args.device}, gp on {args.gp_device}"
-    )
+    print(common.machine_line(args.device, f", gp on {args.gp_device}"))
     print(
         f"store written in {t_gen:.0f} s (0 = reused); model: t2, {args.epochs} epoch(s) on "
         f"{args.train_n:,} alerts, validation accuracy {info['val_accuracy']:.3f}"
@@ -178,9 +215,7 @@ def main(argv=None) -> None:
         f"{'peak RSS':>10}  stages: prepare (GP) / infer (t2) / read+write, s"
     )
     results = {}
-    for config in args.configs.split(","):
-        engine, shape = config.split(":")
-        workers, threads = (int(v) for v in shape.split("x"))
+    for config, engine, workers, threads in common.parse_configs(args.configs):
         job = {
             "model": str(run / ("model.onnx" if engine == "onnx" else "model.pt")),
             "store": str(store),
@@ -192,7 +227,7 @@ def main(argv=None) -> None:
             "threads": threads,
             "cache": str(work / "cache"),
         }
-        r = results[config] = common.run_child("predict", job)
+        r = results[config] = common.run_child(__file__, "predict", job)
         t = r["summary"]["timings"]
         print(
             f"{config:<14}{r['wall']:>9.1f}{args.n / r['wall']:>10,.0f}{r['cpu']:>8.0f}"
@@ -220,6 +255,54 @@ def main(argv=None) -> None:
     print(
         f"\nbest per core: {best}, {core:,.0f} alerts/s/core "
         f"(goal >= 2,600: {'met' if core >= 2600 else 'not met'})"
+    )
+    if args.stage_n:
+        print_stages(args, store, run, work)
+
+
+def print_stages(args, store: Path, run: Path, work: Path) -> None:
+    """Per-stage CPU rates on one thread: where an alert's time goes."""
+    from skysift.compression import export_onnx
+
+    int8 = export_onnx(
+        run / "model.pt",
+        run / "model-int8.onnx",
+        overwrite=True,
+        quantize="int8",
+        calibration=work / "train",
+    )
+    job = {
+        "store": str(store),
+        "n": min(args.stage_n, args.n),
+        "onnx": str(run / "model.onnx"),
+        "onnx_int8": str(run / "model-int8.onnx"),
+        "model": str(run / "model.pt"),
+    }
+    st = common.run_child(__file__, "stages", job)
+    n = st["n"]
+    print(
+        f"\nwhere the time goes, one thread, process CPU time, first {n:,} alerts "
+        "(alerts/s/core of each stage alone):"
+    )
+    for key, label in (
+        ("convert", "Arrow lists -> padded arrays"),
+        ("gp", "GP fit + mean on 100 x 2 (gp step)"),
+        ("onnx", "t2, onnxruntime float32"),
+        ("onnx-int8", "t2, onnxruntime static int8"),
+        ("torch", "t2, torch float32"),
+    ):
+        extra = ""
+        if key + "_same_top" in st:
+            extra = (
+                f"  (vs float32: max |dp| {st[key + '_max_dp']:.1e}, same top class "
+                f"{st[key + '_same_top']:.1%})"
+            )
+        print(f"  {label:<38}{n / st[key]:>10,.0f}{extra}")
+    bound = n / (st["convert"] + st["gp"] + st["onnx"])
+    print(
+        f"  {'GP + t2 float32 onnx, no I/O':<38}{bound:>10,.0f}  "
+        f"(int8 export, calibrated: top-class agreement "
+        f"{int8['top_class_agreement']:.1%} on {int8['calibration_objects']:,} objects)"
     )
 
 

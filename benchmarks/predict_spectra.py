@@ -54,17 +54,15 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import predict_common as common  # cached stores/models, timed child processes
 
 GRID = (6519.0, 6732.0, 140)
 PIPELINES = {
@@ -167,21 +165,14 @@ def make_chunk(rng: np.random.Generator, start: int, m: int, prefix: str):
 
 def write_survey(path: Path, n: int, seed: int, prefix: str = "lamost-") -> float:
     """Write the store once (reused when it is already there); return seconds."""
-    from skysift.io.store import StoreWriter, open_store
-
     attrs = {"generator": "benchmarks/predict_spectra.py", "n": n, "seed": seed}
-    if path.exists():
-        try:
-            if open_store(path).info()["attrs"] == attrs:
-                return 0.0
-        except Exception:  # a half-written store: write it again
-            pass
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    with StoreWriter(path, kind="spectra", overwrite=True, attrs=attrs) as w:
+
+    def chunks():
+        rng = np.random.default_rng(seed)
         for start in range(0, n, CHUNK):
-            w.write(make_chunk(rng, start, min(CHUNK, n - start), prefix))
-    return time.perf_counter() - t0
+            yield make_chunk(rng, start, min(CHUNK, n - start), prefix)
+
+    return common.write_store_once(path, "spectra", attrs, chunks)
 
 
 # --------------------------------------------------------------------------
@@ -201,9 +192,9 @@ def train_model(
     from skysift.training import save_model
 
     key = {"pipeline": pipeline, "train_n": train_n, "epochs": epochs, "seed": seed}
-    done = run / "key.json"
-    if done.exists() and json.loads(done.read_text()) == key:
-        return json.loads((run / "train.json").read_text())
+    info = common.cached_training(run, key)
+    if info is not None:
+        return info
     run.mkdir(parents=True, exist_ok=True)
     write_survey(data, train_n, seed + 1000, prefix="train-")
     store = open_store(data)
@@ -216,26 +207,10 @@ def train_model(
     labels = store.read(["object_id", "label"]).to_pydict()
     label_of = dict(zip(labels["object_id"], labels["label"], strict=True))
     y = np.array([lookup[label_of[i]] for i in prepared["object_id"]])
-    x = prepared["x"]
     torch.manual_seed(seed)
     kwargs = {"num_classes": 3, "in_channels": 1, "input_length": GRID[2]}
     model = create_model("vgg1d", **kwargs)
-    n_val = len(x) // 5
-    t0 = time.perf_counter()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(x) - n_val) + n_val
-        for i in range(0, len(order), 256):
-            b = order[i : i + 256]
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(xt[b]), yt[b])
-            loss.backward()
-            opt.step()
-    model.eval()
-    with torch.inference_mode():
-        acc = float((model(xt[:n_val]).argmax(1) == yt[:n_val]).float().mean())
+    acc, seconds = common.train_briefly(model, prepared["x"], y, epochs=epochs)
     save_model(
         run / "model.pt",
         model,
@@ -245,93 +220,13 @@ def train_model(
         class_names=list(CLASSES),
         input_shape=(1, GRID[2]),
     )
-    info = {"val_accuracy": acc, "train_seconds": time.perf_counter() - t0, **key}
-    (run / "train.json").write_text(json.dumps(info))
-    done.write_text(json.dumps(key))
-    return info
+    return common.save_training(
+        run, key, {"val_accuracy": acc, "train_seconds": seconds}
+    )
 
 
 # --------------------------------------------------------------------------
 # timed jobs, each in a child process
-
-
-class _PeakRSS:
-    """Peak resident memory of this process and its descendants, sampled.
-
-    ``ru_maxrss`` cannot be used: Linux carries it over fork and exec, so a
-    child would report at least its parent's memory.
-    """
-
-    def __init__(self, interval: float = 0.1) -> None:
-        import threading
-
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
-        self._thread.start()
-
-    @staticmethod
-    def _tree(pid: int) -> list[int]:
-        out, todo = [], [pid]
-        while todo:
-            p = todo.pop()
-            out.append(p)
-            try:
-                for task in os.listdir(f"/proc/{p}/task"):
-                    with open(f"/proc/{p}/task/{task}/children") as f:
-                        todo += [int(c) for c in f.read().split()]
-            except OSError:
-                pass
-        return out
-
-    def _run(self, interval: float) -> None:
-        page = os.sysconf("SC_PAGE_SIZE")
-        while not self._stop.is_set():
-            total = 0
-            for p in self._tree(os.getpid()):
-                try:
-                    with open(f"/proc/{p}/statm") as f:
-                        total += int(f.read().split()[1]) * page
-                except OSError:
-                    pass
-            self.peak = max(self.peak, total)
-            self._stop.wait(interval)
-
-    def stop(self) -> int:
-        """Stop sampling; return the peak in MB."""
-        self._stop.set()
-        self._thread.join()
-        return self.peak // 2**20
-
-
-def _usage() -> float:
-    """CPU seconds of this process and its waited-for children."""
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def child_predict(job: dict) -> dict:
-    from skysift.serving.batch import predict_store
-
-    rss = _PeakRSS()
-    c0 = _usage()
-    t0 = time.perf_counter()
-    s = predict_store(
-        job["model"],
-        job["store"],
-        job["out"],
-        engine=job["engine"],
-        batch_size=job["batch_size"],
-        device=job["device"],
-        workers=job["workers"],
-        threads=job["threads"],
-        overwrite=True,
-        resume=False,
-        cache_dir=job["cache"],
-    )
-    wall = time.perf_counter() - t0
-    return {"wall": wall, "cpu": _usage() - c0, "rss_mb": rss.stop(), "summary": s}
 
 
 def _air_to_vacuum(wl):
@@ -348,8 +243,8 @@ def child_baseline(job: dict) -> dict:
     from skysift.io.store import open_store
     from skysift.training import load_model
 
-    rss = _PeakRSS()
-    c0 = _usage()
+    rss = common.PeakRSS()
+    c0 = common.cpu_seconds()
     t0 = time.perf_counter()
     store = open_store(job["store"])
     n, parts, rows = job["n"], [], 0
@@ -360,7 +255,7 @@ def child_baseline(job: dict) -> dict:
             break
     df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
     load_rows = len(df)
-    c_load, rss_load = _usage(), rss.peak // 2**20
+    c_load, rss_load = common.cpu_seconds(), rss.peak // 2**20
     t_load = time.perf_counter() - t0
     df = df.iloc[:n]
     model = load_model(job["model"]).model.eval()
@@ -390,7 +285,7 @@ def child_baseline(job: dict) -> dict:
     for i, c in enumerate(CLASSES):
         out[f"prob_{c}"] = p[:, i]
     out.to_parquet(job["out"])
-    c1 = _usage()
+    c1 = common.cpu_seconds()
     return {
         "wall": time.perf_counter() - t0,
         "cpu": c1 - c0,
@@ -407,14 +302,7 @@ def child_baseline(job: dict) -> dict:
 
 
 def run_child(kind: str, job: dict) -> dict:
-    cmd = [sys.executable, __file__, "--child", kind, json.dumps(job)]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{kind} failed:\n{proc.stderr[-3000:]}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["process_wall"] = time.perf_counter() - t0  # with interpreter start
-    return result
+    return common.run_child(__file__, kind, job)
 
 
 # --------------------------------------------------------------------------
@@ -449,9 +337,9 @@ def main(argv=None) -> None:
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        kind, job = args.child
-        fn = child_predict if kind == "predict" else child_baseline
-        print(json.dumps(fn(json.loads(job))))
+        common.child_main(
+            args.child, {"predict": common.child_predict, "baseline": child_baseline}
+        )
         return
 
     from skysift.compression import export_onnx
@@ -478,10 +366,7 @@ def main(argv=None) -> None:
     print(
         f"# predict_spectra: {args.n:,} LAMOST-like H-alpha spectra, pipeline {args.pipeline}"
     )
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"python {platform.python_version()}, device {args.device}"
-    )
+    print(common.machine_line(args.device))
     print(
         f"store written in {t_gen:.0f} s (0 = reused); model: vgg1d, {args.epochs} epoch(s) on "
         f"{args.train_n:,} spectra, validation accuracy {info['val_accuracy']:.3f}; "
@@ -506,9 +391,7 @@ def main(argv=None) -> None:
     rss_per_row = base["load_rss_mb"] / base["load_rows"]
 
     jobs = {}
-    for config in args.configs.split(","):
-        engine, shape = config.split(":")
-        workers, threads = (int(v) for v in shape.split("x"))
+    for config, engine, workers, threads in common.parse_configs(args.configs):
         model = {
             "torch": run / "model.pt",
             "onnx": run / "model.onnx",
@@ -602,7 +485,6 @@ def main(argv=None) -> None:
         small_n = args.n // 10
         small = work / f"survey-{small_n}-{args.seed}"
         write_survey(small, small_n, args.seed)
-        engine, shape = args.rss_check.split(":")
         job = dict(
             jobs[args.rss_check], store=str(small), out=str(work / "pred-small.parquet")
         )
