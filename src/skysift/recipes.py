@@ -511,8 +511,10 @@ def _split_columns(recipe: Mapping[str, Any]) -> list[str]:
 def _subset(recipe: Mapping[str, Any], raw: Path, work: Path) -> Path:
     """Write a stratified random subset of ``max_objects`` objects (quick runs); cached.
 
-    Strata: the label, combined with the value of every split column the
-    recipe uses, so that a predefined split keeps its proportions.
+    Stratified by label. When a run uses a predefined (``column``) split,
+    each value of that column gets an equal share of the subset (stratified
+    by label within it), so that a small training pool such as SNPCC's
+    1,103 spectroscopic objects (5%) still trains something in CI.
     """
     from skysift.data.splits import stratified_split
     from skysift.io.store import open_store, write_store
@@ -521,24 +523,37 @@ def _subset(recipe: Mapping[str, Any], raw: Path, work: Path) -> Path:
     if not n:
         return raw
     store = open_store(raw)
-    strata_cols = [c for c in ["label", *_split_columns(recipe)] if c in store.columns]
+    columns = [r["data"]["split_column"] for r in recipe["runs"] if r["data"]["split"] == "column"]
+    column = columns[0] if columns and columns[0] in store.columns else None
+    has_label = "label" in store.columns
     key = {"raw": json.loads((raw / _CACHE_FILE).read_text())["key"], "n": n,
-           "seed": recipe["seed"], "strata": strata_cols}
+           "seed": recipe["seed"], "balance": column}
     out = work / f"subset-{n}"
     if _cached(out, key):
         return out
-    table = store.read(["object_id", *strata_cols]).to_pandas()
+    table = store.read(["object_id"] + (["label"] if has_label else [])
+                       + ([column] if column else [])).to_pandas()
     if n >= len(table):
         return raw
-    strata = (table[strata_cols].astype(str).agg("|".join, axis=1).to_numpy()
-              if strata_cols else np.zeros(len(table), dtype=int))
-    # the held-out part of a stratified split is a stratified sample
-    _, _, chosen = stratified_split(
-        strata, test_size=n / len(table), val_size=0.0, seed=recipe["seed"]
-    )
-    # per-class rounding can overshoot by a few objects: drop them at random
-    chosen = np.random.default_rng(recipe["seed"]).permutation(chosen)[:n]
-    ids = table["object_id"].astype(str).to_numpy()[np.sort(chosen)]
+    rng = np.random.default_rng(recipe["seed"])
+    labels = table["label"].astype(str).to_numpy() if has_label else np.zeros(len(table), str)
+    parts = [np.arange(len(table))]
+    if column:
+        values = table[column].astype(str).to_numpy()
+        parts = [np.flatnonzero(values == v) for v in sorted(set(values))]
+    chosen = []
+    for i, rows in enumerate(parts):
+        quota = (n - len(np.concatenate(chosen)) if chosen else n) // (len(parts) - i)
+        if quota >= len(rows):
+            chosen.append(rows)
+            continue
+        # the held-out part of a stratified split is a stratified sample
+        _, _, held = stratified_split(labels[rows], test_size=quota / len(rows), val_size=0.0,
+                                      seed=recipe["seed"])
+        # per-class rounding can overshoot by a few objects: drop them at random
+        chosen.append(rows[rng.permutation(held)[:quota]])
+    chosen = np.sort(np.concatenate(chosen))
+    ids = table["object_id"].astype(str).to_numpy()[chosen]
     write_store(out, store.take(list(ids)), kind=store.kind, overwrite=True)
     _mark(out, key, {"n_objects": len(ids)})
     return out
