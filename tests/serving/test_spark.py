@@ -277,3 +277,13 @@ def test_cli_spark_without_pyspark_names_the_extra(monkeypatch, halpha, tmp_path
         "--engine", "spark",
     )
     assert code == 1 and "pip install 'skysift[spark]'" in err
+
+
+def test_cli_conf_pairs_are_split_at_the_first_equals_sign():
+    from skysift.cli.predict import _parse_conf
+
+    conf = _parse_conf(("spark.executor.memory=4g", "spark.driver.extraJavaOptions=-Da=b"))
+    assert conf == {
+        "spark.executor.memory": "4g",
+        "spark.driver.extraJavaOptions": "-Da=b",
+    }
