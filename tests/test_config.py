@@ -51,3 +51,15 @@ def test_dotted_overrides():
         apply_overrides(RunConfig(), ["train.lr"])
     with pytest.raises(ValueError, match="unknown key"):
         apply_overrides(RunConfig(), ["train.learning_rate=1"])
+
+
+def test_predefined_split_keys_round_trip_and_default_to_none(tmp_path):
+    assert RunConfig().data.split_column is None and RunConfig().data.train_values is None
+    cfg = apply_overrides(RunConfig(), ["data.split_column=spectro_confirmed",
+                                        "data.train_values=[true]"])
+    assert cfg.data.train_values == [True]
+    assert load_config(save_config(cfg, tmp_path / "c.yaml")) == cfg
+    # a config saved before these keys existed reads with their defaults
+    old = config_from_dict({"data": {"path": "x"}}).to_dict()
+    del old["data"]["split_column"], old["data"]["train_values"]
+    assert config_from_dict(old) == config_from_dict({"data": {"path": "x"}})
