@@ -142,6 +142,11 @@ def test_malformed_input_names_file_line_and_reason(body, header, match):
         parse_ts(ts(body, header), source="tiny.ts")
 
 
+def test_missing_values_without_a_missing_tag_are_read():
+    ds = parse_ts(ts("1,?:3,4:up\n", HEADER.replace("@missing true\n", "")))
+    assert np.isnan(ds.series[0][1, 0]) and ds.series[0][1, 1] == 4.0
+
+
 def test_read_ts_names_the_path(tmp_path):
     path = tmp_path / "bad.ts"
     path.write_text(HEADER + "1,2:3,four:up\n")

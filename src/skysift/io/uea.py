@@ -16,7 +16,7 @@ tags, then ``@data`` and one case per line::
 
 Within a case the dimensions are separated by ``:`` and the values of one
 dimension by ``,``; the class label comes last. ``?`` marks a missing value
-(allowed only under ``@missing true``). Series may differ in length between
+(an error under ``@missing false``). Series may differ in length between
 cases (``@equalLength false``), but the dimensions of one case share a
 length, which is what lets a case be an (L, M) array.
 
@@ -288,7 +288,10 @@ def parse_ts(lines: Iterable[str], *, source: str = "<text>") -> TsDataset:
                 raise DataFormatError(f"{where}: dimension {d} is empty")
             dims.append(
                 _parse_dimension(
-                    text, f"{where}, dimension {d}", bool(header.get("missing"))
+                    # '?' is refused only where the header promises no missing values
+                    text,
+                    f"{where}, dimension {d}",
+                    header.get("missing") is not False,
                 )
             )
         lengths = {len(v) for v in dims}
