@@ -82,8 +82,10 @@ def test_quick_recipe_keeps_the_split_and_beats_chance(name, tmp_path, one_threa
     assert row["model"] == "t2" and row["n_test"] == len(test_ids)
     pred = pd.read_parquet(Path(row["run_dir"]) / "test_predictions.parquet")
     assert set(pred["object_id"].astype(str)) == test_ids
-    # learns: accuracy clearly above always answering the most common test class
+    # learns: ranks the classes far better than chance (macro AUC 0.5), and is
+    # more accurate than always answering the most common test class (the
+    # quick runs reach AUC 0.86-1.0 and 0.12-0.73 above that share)
     chance = pred["true_class"].value_counts(normalize=True).max()
-    assert row["accuracy"] >= chance + 0.1, (row["accuracy"], chance)
-    assert row["roc_auc_macro"] >= 0.7
+    assert row["roc_auc_macro"] >= 0.75, row["roc_auc_macro"]
+    assert row["accuracy"] >= chance + 0.05, (row["accuracy"], chance)
     assert np.isfinite(row["log_loss"])
