@@ -161,6 +161,42 @@ def sklearn_fit(t, b, f, e, bands) -> float:
     return gp.log_marginal_likelihood_value_
 
 
+def breakdown(cols, kw, res, n) -> None:
+    """CPU time per object of the stages of the fit, from the public API.
+
+    With fixed hyperparameters the fit is one likelihood-only evaluation
+    (Cholesky factor and solves) plus the mean on the grid; with
+    ``max_iter=1`` it is one full evaluation (likelihood, gradient and
+    Hessian) plus the mean; a 2-point grid makes the mean negligible. The
+    objects are those of median size.
+    """
+    order = np.argsort(res.n_points, kind="stable")
+    mid = order[len(order) // 2 - n // 2 :][:n]
+    sub = [[c[i] for i in mid] for c in cols]
+    fixed = {"amplitude": res.amplitude[mid], "length_scale_days": res.length_scale_days[mid]}  # fmt: skip
+
+    def cost(**extra) -> float:
+        times = []
+        for _ in range(3):  # best of 3 against other jobs on the machine
+            c0 = time.process_time()
+            fit_gaussian_process(*sub, **kw, **extra)
+            times.append(time.process_time() - c0)
+        return 1e6 * min(times) / len(mid)
+
+    from skysift.preprocessing.gp import fit_gaussian_process
+
+    ll = cost(num_points=2, **fixed)
+    grid = cost(**fixed) - ll
+    full = cost(num_points=2, max_iter=1)
+    whole = cost()
+    pts = res.n_points[mid]
+    print(f"\nstages, CPU us per object ({len(mid)} objects of {pts.min()}-{pts.max()} points, "
+          f"best of 3): likelihood-only evaluation {ll:.0f}, full evaluation "
+          f"(with gradient and Hessian) {full:.0f}, mean on the {res.mean.shape[1]} x "
+          f"{res.mean.shape[2]} grid {grid:.0f}; whole fit {whole:.0f} "
+          f"({1e6 / whole:.0f} objects/s/core)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=None, help="objects (default all)")
@@ -172,6 +208,10 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--synthetic", action="store_true")
     parser.add_argument("--plots", type=Path, default=None, help="save a few PNGs")
+    parser.add_argument(
+        "--breakdown", type=int, default=0, metavar="N",
+        help="also time the stages of the fit on N objects (public API only)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     import torch
@@ -244,6 +284,8 @@ def main() -> None:
     else:
         print(f"goal >= 100,000 objects/s on one GPU: "
               f"{'met' if rate_wall >= 1e5 else 'NOT met'} ({rate_wall:,.0f}/s wall)")  # fmt: skip
+    if args.breakdown:
+        breakdown(cols, kw, res, args.breakdown)
     if args.plots is not None:
         from skysift.data import LightCurve
         from skysift.data.lightcurve_plot import plot_lightcurve
