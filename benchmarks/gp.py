@@ -8,6 +8,7 @@ kernel, bounds and initial guesses, and at >= 2,000 objects/s per CPU core
 
     python benchmarks/gp.py [--n 21319] [--baseline-n 100] [--device cpu]
                             [--dtype float32] [--data PATH] [--cache FILE]
+                            [--breakdown N]
 
 The light curves are read straight from the SNPCC tarball
 (``../shared/data/snpcc_des/SIMGEN_PUBLIC_DES.tar.gz`` by default) with a
