@@ -365,6 +365,23 @@ def test_degenerate_objects_get_fallbacks_and_flags():
     np.testing.assert_allclose(res.mean[6], res.mean[0], rtol=1e-4, atol=1e-3)
 
 
+def test_start_at_40_days_saves_evaluations_and_reaches_the_same_optimum(
+    monkeypatch,
+):
+    """The time length scale starts at 40 days, not avocado's 20: fewer
+    evaluations, and a likelihood as good as from 20 days (float64)."""
+    import skysift.preprocessing.gp as gp_module
+
+    data = generate_lightcurves(60, seed=21)
+    args = columns(data)
+    new = fit_gaussian_process(*args, band_wavelengths=LSST, dtype="float64")
+    monkeypatch.setattr(gp_module, "_LENGTH_SCALE_INIT", 20.0)
+    old = fit_gaussian_process(*args, band_wavelengths=LSST, dtype="float64")
+    assert new.n_iter.mean() < old.n_iter.mean() - 0.2, (new.n_iter, old.n_iter)
+    gain = new.log_likelihood - old.log_likelihood
+    assert np.mean(gain >= -LL_TOLERANCE) >= 0.95, np.sort(gain)[:5]
+
+
 def test_not_converged_keeps_best_point_and_flags_it():
     data = generate_lightcurves(4, seed=12)
     args = columns(data)
