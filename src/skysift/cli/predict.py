@@ -53,7 +53,7 @@ def _progress_bar(total: int, enabled: bool):
 @click.option("--conf", "spark_conf", multiple=True, metavar="KEY=VALUE", help="A Spark setting for --engine spark, e.g. spark.executor.memory=4g; repeatable.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out (and an interrupted run of another job).")
 @click.option("--no-resume", is_flag=True, help="Discard the finished chunks of an interrupted run instead of continuing it.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar (Spark's stage progress with --engine spark).")
 def predict(model, data_path, out, engine, device, workers, threads, batch_size, master, spark_conf, overwrite, no_resume, no_progress) -> None:
     """Classify the store --data with MODEL (a run directory, model.pt or .onnx file).
 
@@ -80,7 +80,7 @@ def predict(model, data_path, out, engine, device, workers, threads, batch_size,
       skysift predict runs/lines --data data/survey --out p.parquet --engine spark --master 'local[*]'
     """
     if engine == "spark":
-        _predict_spark(model, data_path, out, device, workers, threads, batch_size, master, spark_conf, overwrite)
+        _predict_spark(model, data_path, out, device, workers, threads, batch_size, master, spark_conf, overwrite, no_progress)
         return
     if master is not None or spark_conf:
         raise click.UsageError("--master and --conf are settings of --engine spark")
@@ -122,7 +122,7 @@ def _parse_conf(pairs: tuple[str, ...]) -> dict[str, str]:
     return conf
 
 
-def _predict_spark(model, data_path, out, device, workers, threads, batch_size, master, spark_conf, overwrite) -> None:
+def _predict_spark(model, data_path, out, device, workers, threads, batch_size, master, spark_conf, overwrite, no_progress) -> None:
     """Run ``skysift predict --engine spark``: predict_spark with the CLI's checks and summary."""
     from pathlib import Path
 
@@ -138,6 +138,8 @@ def _predict_spark(model, data_path, out, device, workers, threads, batch_size, 
             "executors), not an ONNX file"
         )
     conf = _parse_conf(spark_conf)
+    if no_progress:  # Spark draws its own stage progress bar on stderr
+        conf.setdefault("spark.ui.showConsoleProgress", "false")
     from skysift.serving.spark import predict_spark
 
     try:
