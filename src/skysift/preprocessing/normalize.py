@@ -223,7 +223,7 @@ class PeakNormalizer(Step):
     ([0.10000000149011612, 1.0], [2.0])
     """
 
-    kinds = ("lightcurves", "spectra")
+    kinds = ("lightcurves",)
 
     def __init__(self, *, scale_feature: bool = True) -> None:
         self.scale_feature = scale_feature
