@@ -34,10 +34,8 @@ import csv
 import math
 import os
 import re
-import tarfile
 import tempfile
 import time
-import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
@@ -302,7 +300,8 @@ def _members(path: Path, suffix: str | None, names: set[str] | None) -> Iterator
     """(display name, file on disk, None) per wanted file, or (name, None, why).
 
     A directory is walked; a tar archive is streamed one member at a time
-    through a temporary file. ``suffix`` or ``names`` select the files.
+    through a temporary file (:func:`skysift.io.ingest.iter_archive_members`).
+    ``suffix`` or ``names`` select the files.
     """
 
     def wanted(name: str) -> bool:
@@ -316,28 +315,10 @@ def _members(path: Path, suffix: str | None, names: set[str] | None) -> Iterator
             if p.is_file() and wanted(p.name):
                 yield str(p), p, None
         return
+    from skysift.io.ingest import iter_archive_members
+
     with tempfile.TemporaryDirectory(prefix="skysift-augment-") as tmp:
-        n_seen = 0
-        try:
-            with tarfile.open(path, "r:*") as tar:
-                for member in tar:
-                    if not member.isfile() or not wanted(member.name):
-                        continue
-                    n_seen += 1
-                    display = f"{path}/{member.name}"
-                    handle = tar.extractfile(member)
-                    if handle is None:
-                        yield display, None, "archive member cannot be extracted"
-                        continue
-                    target = Path(tmp) / PurePosixPath(member.name).name
-                    with handle, open(target, "wb") as f:
-                        f.write(handle.read())
-                    try:
-                        yield display, target, None
-                    finally:
-                        target.unlink(missing_ok=True)
-        except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
-            yield str(path), None, f"archive unreadable after {n_seen} member(s) ({e})"
+        yield from iter_archive_members(path, Path(tmp), wanted)
 
 
 def _check_source(path: Path, what: str) -> None:

@@ -247,51 +247,73 @@ def _iter_sources(
 ) -> Iterator[tuple[str, Path | None, str | None]]:
     """(display name, path on disk, None) per file, or (name, None, why) when unreadable.
 
-    Archive members are streamed in archive order, each written to a
-    temporary file that is removed once the consumer moves on: one pass over
-    a compressed archive, and never more than one member on disk.
+    Archive members are streamed by :func:`iter_archive_members`.
     """
     for f in files:
-        if not _is_archive(f):
+        if _is_archive(f):
+            yield from iter_archive_members(f, tmp)
+        else:
             yield str(f), f, None
-            continue
-        n_seen = 0
-        try:
-            with tarfile.open(f, "r:*") as tar:
-                for member in tar:
-                    if member.isdir():
-                        continue
-                    n_seen += 1
-                    display = f"{f}/{member.name}"
-                    if not member.isfile():
-                        yield (
-                            display,
-                            None,
-                            "not a regular file in the archive (link or device)",
-                        )
-                        continue
-                    rel = _safe_member_path(member.name)
-                    if rel is None:
-                        yield (
-                            display,
-                            None,
-                            f"unsafe archive member name {member.name!r}; not extracted",
-                        )
-                        continue
-                    target = tmp / Path(*rel.parts)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    handle = tar.extractfile(member)
-                    if handle is None:
-                        yield display, None, "archive member cannot be extracted"
-                        continue
-                    with handle, open(target, "wb") as out:
-                        shutil.copyfileobj(handle, out)
-                    try:
-                        yield display, target, None
-                    finally:
-                        target.unlink(missing_ok=True)
-        except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
-            yield str(f), None, f"archive unreadable after {n_seen} member(s) ({e})"
+
+
+def iter_archive_members(
+    archive: Path, tmp: Path, wanted: Callable[[str], bool] | None = None
+) -> Iterator[tuple[str, Path | None, str | None]]:
+    """(display name, path on disk, None) per file of a tar archive, or (name, None, why).
+
+    Members are streamed in archive order, each written under ``tmp`` to a
+    temporary file that is removed once the consumer moves on: one pass over
+    a compressed archive, and never more than one member on disk. Links,
+    devices and unsafe member names (absolute, ``..``) are not extracted but
+    reported with the reason; an archive that cannot be read (or stops being
+    readable) ends with one ``(archive, None, why)``.
+
+    Parameters
+    ----------
+    archive : Path
+        A tar archive (any compression ``tarfile`` reads).
+    tmp : Path
+        Directory for the extracted member.
+    wanted : callable, optional
+        Member name -> bool; other members are skipped without a word.
+    """
+    n_seen = 0
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for member in tar:
+                if member.isdir() or (wanted is not None and not wanted(member.name)):
+                    continue
+                n_seen += 1
+                display = f"{archive}/{member.name}"
+                if not member.isfile():
+                    yield (
+                        display,
+                        None,
+                        "not a regular file in the archive (link or device)",
+                    )
+                    continue
+                rel = _safe_member_path(member.name)
+                if rel is None:
+                    yield (
+                        display,
+                        None,
+                        f"unsafe archive member name {member.name!r}; not extracted",
+                    )
+                    continue
+                target = tmp / Path(*rel.parts)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                handle = tar.extractfile(member)
+                if handle is None:
+                    yield display, None, "archive member cannot be extracted"
+                    continue
+                with handle, open(target, "wb") as out:
+                    shutil.copyfileobj(handle, out)
+                try:
+                    yield display, target, None
+                finally:
+                    target.unlink(missing_ok=True)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        yield str(archive), None, f"archive unreadable after {n_seen} member(s) ({e})"
 
 
 def _coerce(value: Any, kind: pa.DataType) -> Any:
