@@ -67,13 +67,8 @@ def train_model(
     run: Path, data: Path, train_n: int, epochs: int, seed: int, gp_device: str
 ):
     """A t2 trained briefly on GP-prepared alerts (or random), saved as model.pt."""
-    import torch
-
     from skysift.io.store import open_store
-    from skysift.models import create_model
     from skysift.preprocessing import Pipeline
-    from skysift.serving.batch import prepare_records
-    from skysift.training import save_model
 
     key = {"train_n": train_n, "epochs": epochs, "seed": seed, "gp_device": gp_device}
     info = common.cached_training(run, key)
@@ -90,26 +85,14 @@ def train_model(
             ],
         }
     )
-    prepared = prepare_records(store.read(), pipe)
-    labels = store.read(["object_id", "label"]).to_pydict()
-    label_of = dict(zip(labels["object_id"], labels["label"], strict=True))
-    lookup = {c: i for i, c in enumerate(CLASSES)}
-    y = torch.tensor([lookup[label_of[i]] for i in prepared["object_id"]])
-    torch.manual_seed(seed)
-    kwargs = {"num_classes": len(CLASSES), "in_channels": 2, "input_length": 100}
-    model = create_model("t2", **kwargs)
-    acc, seconds = common.train_briefly(model, prepared["x"], y, epochs=epochs)
-    save_model(
-        run / "model.pt",
-        model,
+    return common.train_and_save(
+        run, key, store, pipe,
         model_name="t2",
-        model_kwargs=kwargs,
-        pipeline=pipe,
-        class_names=list(CLASSES),
+        model_kwargs={"num_classes": len(CLASSES), "in_channels": 2, "input_length": 100},
         input_shape=(100, 2),
-    )
-    return common.save_training(
-        run, key, {"val_accuracy": acc, "train_seconds": seconds}
+        class_names=list(CLASSES),
+        seed=seed,
+        epochs=epochs,
     )
 
 

@@ -89,6 +89,51 @@ def train_briefly(model, x, y, *, epochs: int) -> tuple[float, float]:
     return acc, time.perf_counter() - t0
 
 
+def train_and_save(
+    run: Path,
+    key: dict,
+    store,
+    pipeline,
+    *,
+    model_name: str,
+    model_kwargs: dict,
+    input_shape: tuple[int, ...],
+    class_names: list[str],
+    seed: int,
+    epochs: int,
+) -> dict:
+    """Prepare ``store`` with the fitted ``pipeline``, train briefly, save model.pt.
+
+    Labels come from the store's ``label`` column, in the order of
+    ``class_names``; returns :func:`save_training`'s record.
+    """
+    import numpy as np
+    import torch
+
+    from skysift.models import create_model
+    from skysift.serving.batch import prepare_records
+    from skysift.training import save_model
+
+    prepared = prepare_records(store.read(), pipeline)
+    labels = store.read(["object_id", "label"]).to_pydict()
+    label_of = dict(zip(labels["object_id"], labels["label"], strict=True))
+    lookup = {c: i for i, c in enumerate(class_names)}
+    y = np.array([lookup[label_of[i]] for i in prepared["object_id"]])
+    torch.manual_seed(seed)
+    model = create_model(model_name, **model_kwargs)
+    acc, seconds = train_briefly(model, prepared["x"], y, epochs=epochs)
+    save_model(
+        run / "model.pt",
+        model,
+        model_name=model_name,
+        model_kwargs=model_kwargs,
+        pipeline=pipeline,
+        class_names=list(class_names),
+        input_shape=input_shape,
+    )
+    return save_training(run, key, {"val_accuracy": acc, "train_seconds": seconds})
+
+
 # --------------------------------------------------------------------------
 # timed jobs, each in a child process
 

@@ -183,13 +183,8 @@ def train_model(
     run: Path, data: Path, pipeline: str, train_n: int, epochs: int, seed: int
 ):
     """A vgg1d trained briefly (or left random with epochs=0), saved as model.pt."""
-    import torch
-
     from skysift.io.store import open_store
-    from skysift.models import create_model
     from skysift.preprocessing import Pipeline
-    from skysift.serving.batch import prepare_records
-    from skysift.training import save_model
 
     key = {"pipeline": pipeline, "train_n": train_n, "epochs": epochs, "seed": seed}
     info = common.cached_training(run, key)
@@ -202,26 +197,14 @@ def train_model(
     from skysift.preprocessing.pipeline import batch_from_arrow
 
     pipe.fit(batch_from_arrow(store.read().slice(0, 256)))  # stateless steps
-    prepared = prepare_records(store.read(), pipe)
-    lookup = {c: i for i, c in enumerate(CLASSES)}
-    labels = store.read(["object_id", "label"]).to_pydict()
-    label_of = dict(zip(labels["object_id"], labels["label"], strict=True))
-    y = np.array([lookup[label_of[i]] for i in prepared["object_id"]])
-    torch.manual_seed(seed)
-    kwargs = {"num_classes": 3, "in_channels": 1, "input_length": GRID[2]}
-    model = create_model("vgg1d", **kwargs)
-    acc, seconds = common.train_briefly(model, prepared["x"], y, epochs=epochs)
-    save_model(
-        run / "model.pt",
-        model,
+    return common.train_and_save(
+        run, key, store, pipe,
         model_name="vgg1d",
-        model_kwargs=kwargs,
-        pipeline=pipe,
-        class_names=list(CLASSES),
+        model_kwargs={"num_classes": 3, "in_channels": 1, "input_length": GRID[2]},
         input_shape=(1, GRID[2]),
-    )
-    return common.save_training(
-        run, key, {"val_accuracy": acc, "train_seconds": seconds}
+        class_names=list(CLASSES),
+        seed=seed,
+        epochs=epochs,
     )
 
 
