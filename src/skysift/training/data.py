@@ -199,8 +199,8 @@ def predefined_split(
         )
     text = np.array([_split_value(v) for v in values], dtype=object)
     wanted = {_split_value(v) for v in train_values}
-    pool = np.flatnonzero(np.isin(text, sorted(wanted)))
-    test = np.flatnonzero(~np.isin(text, sorted(wanted)))
+    in_pool = np.isin(text, sorted(wanted))
+    pool, test = np.flatnonzero(in_pool), np.flatnonzero(~in_pool)
     if len(pool) == 0 or len(test) == 0:
         raise DataFormatError(
             f"{where}: train_values {sorted(wanted)} select {len(pool)} training and "
