@@ -413,6 +413,11 @@ def _mark(path: Path, key: Any, info: Mapping[str, Any]) -> None:
     )
 
 
+def _stored_key(path: Path) -> str:
+    """Return the digest :func:`_mark` recorded for the build in ``path``."""
+    return json.loads((path / _CACHE_FILE).read_text())["key"]
+
+
 def _import_callable(spec: str, what: str) -> Any:
     """Import ``"module:function"``; errors name ``what``."""
     import importlib
@@ -526,7 +531,7 @@ def _subset(recipe: Mapping[str, Any], raw: Path, work: Path) -> Path:
     columns = [r["data"]["split_column"] for r in recipe["runs"] if r["data"]["split"] == "column"]
     column = columns[0] if columns and columns[0] in store.columns else None
     has_label = "label" in store.columns
-    key = {"raw": json.loads((raw / _CACHE_FILE).read_text())["key"], "n": n,
+    key = {"raw": _stored_key(raw), "n": n,
            "seed": recipe["seed"], "balance": column}
     out = work / f"subset-{n}"
     if _cached(out, key):
@@ -599,7 +604,7 @@ def _prepare(name: str, config: Mapping[str, Any], source: Path, work: Path,
         if "from" not in config:
             return source
     feed = base if base is not None else source
-    key = {"source": str(feed), "source_key": json.loads((feed / _CACHE_FILE).read_text())["key"],
+    key = {"source": str(feed), "source_key": _stored_key(feed),
            "prepare": dict(config)}
     out = work / "prepared" / f"{name}-{_digest(key)[:8]}"
     if _cached(out, key):
@@ -712,7 +717,7 @@ def _relabel(task: str, spec: Mapping[str, Any], prepared: Path, work: Path,
     if not label_map and not need:
         return prepared
     key = {"prepared": str(prepared), "label_map": label_map, "columns": need,
-           "prepared_key": json.loads((prepared / _CACHE_FILE).read_text())["key"]}
+           "prepared_key": _stored_key(prepared)}
     out = work / "tasks" / f"{prepared.name}-{task}"
     if _cached(out, key):
         return out
