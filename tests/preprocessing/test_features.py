@@ -103,11 +103,22 @@ def test_unfitted_step_refuses_to_transform():
         ({"columns": []}, ValueError, "list of column names"),
         ({"missing": "drop"}, ValueError, "missing must be one of"),
         ({"fill_value": float("nan")}, ValueError, "fill_value must be finite"),
+        ({"log10": ["no_such"]}, ValueError, "not among columns"),
+        ({"log10": "redshift"}, ValueError, "log10 must be a list"),
     ],
 )
 def test_bad_parameters_and_columns(kwargs, error, message):
     with pytest.raises(error, match=message):
         ExtraFeatures(**kwargs).fit(batch())
+
+
+def test_log10_columns_and_non_positive_values_as_missing():
+    b = {"scale": np.array([1.0, 1000.0, 0.0, -5.0, 40.0]), "z": np.array([0.1, 0.2, 0.3, 0.4, 0.5])}
+    step = ExtraFeatures(columns=["scale", "z"], log10=["scale"], add_indicator=True).fit(b)
+    extra = step.transform(b)["extra"]
+    np.testing.assert_allclose(extra[:, 0], [0.0, 3.0, -1.0, -1.0, np.log10(40.0)], rtol=1e-6)
+    np.testing.assert_allclose(extra[:, 1], b["z"], rtol=1e-6)  # not logged
+    assert extra[:, 2].tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
 
 
 def test_non_numeric_and_array_columns_are_rejected():
@@ -127,7 +138,7 @@ def test_init_stores_only_parameters_and_round_trips_json(tmp_path):
     pipe = Pipeline([step], kind="lightcurves")
     first = pipe.fit_transform(data)
     loaded = load_pipeline(pipe.save(tmp_path / "p.json"))
-    params = {**step.get_params(), "columns": list(step.columns)}  # JSON: lists
+    params = {**step.get_params(), "columns": list(step.columns), "log10": []}  # JSON: lists
     assert loaded.steps[0].get_params() == params
     np.testing.assert_array_equal(loaded.steps[0].fill_values_, step.fill_values_)
     np.testing.assert_array_equal(loaded.transform(data)["extra"], first["extra"])

@@ -22,6 +22,10 @@ A value is missing when it is NaN (a null in the store), infinite, or one of
 * ``"error"``: :class:`~skysift.exceptions.DataFormatError` naming the
   objects.
 
+Columns named in ``log10`` enter as their base-10 logarithm (for scales
+that span decades, such as the GP's fitted length scale in days or its
+amplitude); a value <= 0 there has no logarithm and counts as missing.
+
 With ``add_indicator=True`` each column gets a 0/1 companion feature
 ``<column>_missing``, so the model sees which values were filled. The number
 of features R is fixed by the parameters, never by the data.
@@ -58,6 +62,9 @@ class ExtraFeatures(Step):
         Values that mean "missing" besides NaN and infinities.
     add_indicator : bool, default False
         Append a 0/1 feature per column that is 1 where the value was missing.
+    log10 : sequence of str, default ()
+        Columns (among ``columns``) used as ``log10(value)``; values <= 0
+        count as missing.
 
     Attributes
     ----------
@@ -89,12 +96,14 @@ class ExtraFeatures(Step):
         fill_value: float = -1.0,
         missing_values: Sequence[float] = (),
         add_indicator: bool = False,
+        log10: Sequence[str] = (),
     ) -> None:
         self.columns = columns
         self.missing = missing
         self.fill_value = fill_value
         self.missing_values = missing_values
         self.add_indicator = add_indicator
+        self.log10 = log10
 
     def _check_params(self) -> list[str]:
         if isinstance(self.columns, str) or not len(self.columns):
@@ -111,7 +120,18 @@ class ExtraFeatures(Step):
             raise ValueError(
                 f"extra_features: fill_value must be finite, got {self.fill_value!r}"
             )
-        return [str(c) for c in self.columns]
+        columns = [str(c) for c in self.columns]
+        if isinstance(self.log10, str):
+            raise ValueError(
+                f"extra_features: log10 must be a list of column names, got {self.log10!r}"
+            )
+        unknown = [c for c in self.log10 if str(c) not in columns]
+        if unknown:
+            raise ValueError(
+                f"extra_features: log10 names {unknown}, which are not among "
+                f"columns {columns}"
+            )
+        return columns
 
     def _values(
         self, batch: Batch, columns: list[str]
@@ -148,6 +168,11 @@ class ExtraFeatures(Step):
         missing = ~np.isfinite(values)
         for sentinel in self.missing_values:
             missing |= values == float(sentinel)
+        logged = np.isin(columns, [str(c) for c in self.log10])
+        if logged.any():
+            missing[:, logged] |= ~(values[:, logged] > 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values[:, logged] = np.log10(values[:, logged])
         return values, missing
 
     def fit(self, batch: Batch) -> ExtraFeatures:
