@@ -138,7 +138,7 @@ def test_init_stores_only_parameters_and_round_trips_json(tmp_path):
     pipe = Pipeline([step], kind="lightcurves")
     first = pipe.fit_transform(data)
     loaded = load_pipeline(pipe.save(tmp_path / "p.json"))
-    params = {**step.get_params(), "columns": list(step.columns), "log10": []}  # JSON: lists
+    params = {**step.get_params(), "columns": list(step.columns), "log10": list(step.log10)}  # JSON: lists
     assert loaded.steps[0].get_params() == params
     np.testing.assert_array_equal(loaded.steps[0].fill_values_, step.fill_values_)
     np.testing.assert_array_equal(loaded.transform(data)["extra"], first["extra"])
