@@ -97,7 +97,7 @@ def test_snpcc_quick_recipes_run_both_splits_and_learn(tmp_path):
     except FileNotFoundError:
         pytest.skip("../shared/data (SNPCC) is absent")
     full = load_recipe(SNPCC_FULL)
-    assert len(full["runs"]) == 31  # the whole matrix (28) and three t2 runs to convergence
+    assert len(full["runs"]) == 33  # the whole matrix (28) and five t2 runs to convergence
     out = tmp_path / "snpcc"
     summary = run_recipe(SNPCC_FULL, quick=True, out=out)
     rows = {r["run"]: r for r in summary["runs"]}
@@ -154,6 +154,28 @@ def test_absent_data_directory_is_a_clear_error(tmp_path):
     """)
     with pytest.raises(FileNotFoundError, match="shared data directory is absent"):
         run_recipe(recipe, out=tmp_path / "out")
+
+
+def test_a_second_run_into_the_same_output_directory_is_refused(tmp_path):
+    from skysift.recipes import _exclusive
+
+    recipe = _write(tmp_path, """
+        name: x
+        ingest: {kind: lightcurves, paths: [snpcc/a.tar.gz], data_dir: no_such_dir}
+        prepare: {gp: {kind: lightcurves, steps: [gp]}}
+        tasks: {all: {}}
+        runs: [{name: a, model: t2, prepare: gp, task: all}]
+    """)
+    out = tmp_path / "out"
+    with _exclusive(out):  # as another invocation holding OUT would
+        with pytest.raises(SkysiftError, match=r"another `skysift run` is using this output "
+                           r"directory \(pid \d+, since .* UTC\)"):
+            run_recipe(recipe, out=out)
+        with pytest.raises(SkysiftError, match="another"):  # still held
+            run_recipe(recipe, out=out)
+    for _ in range(2):  # released, also after a run that failed while holding it
+        with pytest.raises(FileNotFoundError, match="shared data directory is absent"):
+            run_recipe(recipe, out=out)
 
 
 def test_quick_block_selects_runs_and_overrides_training(tmp_path):

@@ -82,6 +82,7 @@ a ``figures`` list (paths relative to ``out``), which ``results.md`` links.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import hashlib
@@ -92,7 +93,7 @@ import platform
 import shlex
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -1137,12 +1138,6 @@ def run_recipe(
     FileNotFoundError
         When the recipe or its data is absent.
     """
-    import pandas as pd
-
-    from skysift.evaluation.baseline import train_baseline
-    from skysift.io.store import open_store
-    from skysift.training.run import train_run
-
     t0 = time.perf_counter()
     recipe = load_recipe(path, quick=quick)
     if runs:
@@ -1159,6 +1154,57 @@ def run_recipe(
         out = recipe.get("out") or f"runs/recipes/{recipe['name']}"
         out = f"{out}-quick" if quick else out
     out = Path(out)
+    with _exclusive(out):
+        return _run_recipe(recipe, quick, out, runs, t0)
+
+
+@contextlib.contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold ``OUT/.skysift-run.lock`` while a recipe runs there.
+
+    Two invocations on one output directory would rewrite each other's
+    cached stores, splits and results table (and then fail to recognise
+    finished runs), so the second is refused at once with the first's pid.
+    The lock is advisory (``flock``) and goes with the process, so a killed
+    run leaves nothing to clean up; where ``fcntl`` does not exist
+    (Windows) nothing is checked.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(out / ".skysift-run.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown process"
+            raise SkysiftError(
+                f"{out}: another `skysift run` is using this output directory "
+                f"({holder}); wait for it to finish, or give another --out (a copy "
+                "of this directory reuses its cached data)"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, since {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run_recipe(recipe: dict[str, Any], quick: bool, out: Path, runs: Sequence[str] | None,
+                t0: float) -> dict[str, Any]:
+    """Run the loaded recipe into ``out`` (the body of :func:`run_recipe`, under its lock)."""
+    import pandas as pd
+
+    from skysift.evaluation.baseline import train_baseline
+    from skysift.io.store import open_store
+    from skysift.training.run import train_run
+
     work = out / "work"
     (out / "splits").mkdir(parents=True, exist_ok=True)
     raw = _ingest(recipe, work)
