@@ -108,3 +108,34 @@ def test_baseline_beats_chance_on_synthetic_light_curves():
     accuracy = (p.argmax(1) == y[test]).mean()
     assert accuracy > 0.25 + 0.3, accuracy  # chance is 0.25 for four balanced classes
     assert roc_auc_score(y[test], p, average="macro") > 0.85
+
+
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+def test_rounds_are_chosen_by_the_matching_validation_log_loss(class_weight):
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(3)
+    n = 900
+    y = (rng.random(n) < 0.15).astype(int)  # imbalanced: 15% positives
+    X = rng.normal(size=(n, 4)) + 0.8 * y[:, None] * np.array([1.0, 0.5, 0.0, 0.0])
+    model = GradientBoostedBaseline(max_iter=80, learning_rate=0.2,
+                                    class_weight=class_weight, random_state=0)
+    model.fit(X[:600], y[:600], X_val=X[600:], y_val=y[600:])
+    yv = y[600:]
+    w = None if class_weight is None else 1.0 / np.bincount(yv)[yv]  # flat: each class counts 1
+    losses = [log_loss(yv, p, sample_weight=w, labels=[0, 1])
+              for p in model.estimator_.staged_predict_proba(X[600:])]
+    assert model.n_iter_ == int(np.argmin(losses)) + 1
+
+
+def test_balanced_class_weight_raises_the_minority_probabilities():
+    rng = np.random.default_rng(4)
+    y = (rng.random(1200) < 0.1).astype(int)
+    X = rng.normal(size=(1200, 3)) + 0.7 * y[:, None]
+    kw = {"max_iter": 40, "random_state": 0}
+    plain = GradientBoostedBaseline(**kw).fit(X[:800], y[:800])
+    balanced = GradientBoostedBaseline(class_weight="balanced", **kw).fit(X[:800], y[:800])
+    # trained to count both classes equally, the minority gets ~half the probability mass
+    assert balanced.predict_proba(X[800:])[:, 1].mean() > 2 * plain.predict_proba(X[800:])[:, 1].mean()
+    with pytest.raises(ValueError, match="class_weight must be None or 'balanced'"):
+        GradientBoostedBaseline(class_weight="auto")
