@@ -101,11 +101,13 @@ def test_snpcc_quick_recipes_run_both_splits_and_learn(tmp_path):
     out = tmp_path / "snpcc"
     summary = run_recipe(SNPCC_FULL, quick=True, out=out)
     rows = {r["run"]: r for r in summary["runs"]}
-    assert set(rows) == {"t2_norm_z_ia", "baseline_z_ia", "baseline_z_ia_biased"}
-    # representative: the network on peak-normalised curves and the baseline
-    # learn (chance: Ia AUC 0.5)
+    assert set(rows) == {"t2_norm_z_ia", "t2_asinh_z_ia_long_weighted", "baseline_z_ia",
+                         "baseline_z_ia_biased"}
+    # representative: the networks on peak-normalised and on arcsinh-compressed
+    # curves, and the baseline, learn (chance: Ia AUC 0.5)
     assert rows["baseline_z_ia"]["ia_roc_auc"] > 0.75
     assert rows["t2_norm_z_ia"]["ia_roc_auc"] > 0.65
+    assert rows["t2_asinh_z_ia_long_weighted"]["ia_roc_auc"] > 0.65
     # biased: the training pool is exactly the spectroscopically confirmed objects
     from skysift.io.store import open_store
 
