@@ -146,14 +146,17 @@ def test_recipe_errors_name_the_problem(tmp_path):
         load_recipe(tmp_path / "nope.yaml")
 
 
+NO_DATA = """
+    name: x
+    ingest: {kind: lightcurves, paths: [snpcc/a.tar.gz], data_dir: no_such_dir}
+    prepare: {gp: {kind: lightcurves, steps: [gp]}}
+    tasks: {all: {}}
+    runs: [{name: a, model: t2, prepare: gp, task: all}]
+"""
+
+
 def test_absent_data_directory_is_a_clear_error(tmp_path):
-    recipe = _write(tmp_path, """
-        name: x
-        ingest: {kind: lightcurves, paths: [snpcc/a.tar.gz], data_dir: no_such_dir}
-        prepare: {gp: {kind: lightcurves, steps: [gp]}}
-        tasks: {all: {}}
-        runs: [{name: a, model: t2, prepare: gp, task: all}]
-    """)
+    recipe = _write(tmp_path, NO_DATA)
     with pytest.raises(FileNotFoundError, match="shared data directory is absent"):
         run_recipe(recipe, out=tmp_path / "out")
 
@@ -161,13 +164,7 @@ def test_absent_data_directory_is_a_clear_error(tmp_path):
 def test_a_second_run_into_the_same_output_directory_is_refused(tmp_path):
     from skysift.recipes import _exclusive
 
-    recipe = _write(tmp_path, """
-        name: x
-        ingest: {kind: lightcurves, paths: [snpcc/a.tar.gz], data_dir: no_such_dir}
-        prepare: {gp: {kind: lightcurves, steps: [gp]}}
-        tasks: {all: {}}
-        runs: [{name: a, model: t2, prepare: gp, task: all}]
-    """)
+    recipe = _write(tmp_path, NO_DATA)
     out = tmp_path / "out"
     with _exclusive(out):  # as another invocation holding OUT would
         with pytest.raises(SkysiftError, match=r"another `skysift run` is using this output "
