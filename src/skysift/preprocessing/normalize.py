@@ -170,6 +170,16 @@ class WeightedStandardizer(_FluxStep):
         )
 
 
+def _prepared_x(batch: Batch, step: str) -> np.ndarray:
+    """Return the batch's prepared array ``x``, or say which step needs it."""
+    if "x" not in batch:
+        raise ValueError(
+            f"{step}: the batch has no prepared array 'x'; put the step after one "
+            "that makes it (e.g. gp)"
+        )
+    return batch["x"]
+
+
 def peak_normalize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Divide each object's array by its peak absolute value over all axes.
 
@@ -234,12 +244,7 @@ class PeakNormalizer(Step):
 
     def transform(self, batch: Batch) -> Batch:
         """Return the batch with ``x`` scaled (and ``log10(peak)`` appended to ``extra``)."""
-        if "x" not in batch:
-            raise ValueError(
-                "peak_normalize: the batch has no prepared array 'x'; put the step "
-                "after one that makes it (e.g. gp)"
-            )
-        x, peak = peak_normalize(batch["x"])
+        x, peak = peak_normalize(_prepared_x(batch, "peak_normalize"))
         out = {**batch, "x": x}
         if self.scale_feature:
             log_peak = np.where(peak > 0, np.log10(np.where(peak > 0, peak, 1.0)), 0.0)
@@ -304,9 +309,4 @@ class AsinhScaler(Step):
 
     def transform(self, batch: Batch) -> Batch:
         """Return the batch with ``x`` replaced by ``arcsinh(x / softening)``."""
-        if "x" not in batch:
-            raise ValueError(
-                "asinh: the batch has no prepared array 'x'; put the step after one "
-                "that makes it (e.g. gp)"
-            )
-        return {**batch, "x": asinh_scale(batch["x"], float(self.softening))}
+        return {**batch, "x": asinh_scale(_prepared_x(batch, "asinh"), float(self.softening))}
