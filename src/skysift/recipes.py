@@ -1134,7 +1134,8 @@ def run_recipe(
     Raises
     ------
     SkysiftError
-        For an invalid recipe, or when a run did not use the recorded split.
+        For an invalid recipe, when a run did not use the recorded split, or
+        when another invocation is using ``out``.
     FileNotFoundError
         When the recipe or its data is absent.
     """

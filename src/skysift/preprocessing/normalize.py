@@ -284,8 +284,8 @@ class AsinhScaler(Step):
     """Compress a prepared array ``x`` with :func:`asinh_scale`.
 
     Put it after the ``gp`` step when the model should see brightness
-    (raw FLUXCAL GP means span ~10 to ~1,000 between objects): the values
-    become ~0-8 for every object, comparable with extra features such as
+    (the peaks of SNPCC's FLUXCAL GP means span ~7 to ~400 between objects,
+    1st to 99th percentile): with a softening of 10 they become ~0.7-4.4, comparable with extra features such as
     redshift, and nothing is divided out per object. The transform is fixed
     (no ``fit``), so training and test objects are treated alike.
 
