@@ -269,23 +269,23 @@ class GradientBoostedBaseline:
         """Return the number of rounds with the lowest validation log-loss.
 
         Every object counts the same, or with ``class_weight="balanced"``
-        every class (weights ``1 / count`` of the object's class); objects of
-        classes unseen in training are left out.
+        every class (:func:`~skysift.evaluation.metrics.weighted_log_loss`,
+        the flat-weighted metric); objects of classes unseen in training are
+        left out.
         """
+        from skysift.evaluation.metrics import weighted_log_loss
+
         index = {c: i for i, c in enumerate(self.classes_)}
         rows = np.array([index.get(v, -1) for v in y_val])
         ok = rows >= 0
-        rows = rows[ok]
-        if not len(rows):
+        if not ok.any():
             return int(self.estimator_.n_iter_)
+        y = rows[ok]
+        staged = self.estimator_.staged_predict_proba(X_val)
         if self.class_weight == "balanced":
-            w = 1.0 / np.bincount(rows, minlength=len(self.classes_))[rows]
+            losses = [weighted_log_loss(y, p[ok]) for p in staged]
         else:
-            w = np.ones(len(rows))
-        losses = [
-            np.sum(w * -np.log(np.clip(p[ok][np.arange(len(rows)), rows], 1e-15, 1.0)))
-            for p in self.estimator_.staged_predict_proba(X_val)
-        ]
+            losses = [-np.mean(np.log(np.clip(p[ok, y], 1e-15, 1.0))) for p in staged]
         return int(np.argmin(losses)) + 1
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
