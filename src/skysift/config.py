@@ -107,12 +107,20 @@ class TrainConfig:
         ``cross_entropy``, ``weighted_log_loss`` (seed 003 eq. 3.20), ``mse``
         or ``mae``; ``auto`` picks cross-entropy or MSE from the model's task.
     balance : str
-        ``none``, ``class_weights`` (loss weights from the training split)
-        or ``smote`` (oversample the training split, seed 001).
+        ``none``, ``class_weights`` (loss weights from the training split),
+        ``smote`` (oversample the training split, seed 001) or
+        ``prior_shift`` (train unweighted, then add ``-log(prior)`` of the
+        training split to the classifier's bias, so the saved model's
+        probabilities are those for equally likely classes: Bayes' rule,
+        "post-hoc logit adjustment", Menon et al. 2021; what the
+        flat-weighted log-loss rewards).
     patience : int
         Early stopping: epochs without a better validation loss.
     lr_patience, lr_factor : int, float
         Multiply the LR by ``lr_factor`` after ``lr_patience`` flat epochs.
+    lr_schedule : str
+        ``plateau`` (the above) or ``cosine`` (half a cosine from ``lr`` to
+        0 over ``epochs``; ``lr_patience``/``lr_factor`` unused).
     seed : int
         Seeds weights, data order and dropout; a resumed run repeats an
         uninterrupted one.
@@ -135,6 +143,7 @@ class TrainConfig:
     patience: int = 10
     lr_patience: int = 5
     lr_factor: float = 0.9
+    lr_schedule: str = "plateau"
     seed: int = 0
     accelerator: str = "auto"
     devices: int = 1

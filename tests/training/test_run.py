@@ -177,3 +177,55 @@ def test_balancing_touches_only_the_training_split(tmp_path, mode):
     assert len(data.splits["val"]) + len(data.splits["test"]) + len(train) == 300
     run = train_run(apply_overrides(cfg, ["train.epochs=1"]), progress=False)
     assert run["n_train"] == len(train)
+
+
+def test_shift_to_flat_prior_is_bayes_rule():
+    # p'(c|x) = p(c|x) / pi_c, renormalised: what adding -log(pi) to the logits must give
+    from skysift.models import create_model
+    from skysift.training.run import predict_arrays, shift_to_flat_prior
+
+    torch.manual_seed(0)
+    model = create_model("mlp", num_classes=3, input_length=20, hidden_dims=[8]).eval()
+    x = np.random.default_rng(0).normal(size=(50, 1, 20)).astype(np.float32)
+    extra = np.zeros((50, 0), np.float32)
+    before = predict_arrays(model, x, extra)
+    y_train = np.array([0] * 70 + [1] * 20 + [2] * 10)
+    prior = shift_to_flat_prior(model, y_train, 3)
+    np.testing.assert_allclose(prior, [0.7, 0.2, 0.1])
+    expected = before / np.array(prior)
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(predict_arrays(model, x, extra), expected, rtol=1e-5)
+    with pytest.raises(Exception, match="no training object"):
+        shift_to_flat_prior(model, np.array([0, 0, 1]), 3)
+
+
+def test_prior_shift_run_saves_the_shifted_model(tmp_path):
+    path = tmp_path / "imbalanced"
+    synthesize_store(
+        path, "gaussian-lines", 300, num_classes=3, num_pixels=400, class_weights=[0.7, 0.2, 0.1], seed=1
+    )
+    plain = train_run(make_config(path, tmp_path / "plain", epochs=2), progress=False)
+    shifted = train_run(make_config(path, tmp_path / "shift", epochs=2, balance="prior_shift"),
+                        progress=False)
+    loaded = load_model(shifted["model_path"])
+    prior = np.array(loaded.metadata["prior_shift"])
+    assert prior.argmax() == 0 and abs(prior.sum() - 1) < 1e-9
+    # same seed, same unweighted training: the two differ only by the prior divided out
+    p0 = pd.read_parquet(tmp_path / "plain" / "test_predictions.parquet")
+    p1 = pd.read_parquet(tmp_path / "shift" / "test_predictions.parquet")
+    cols = [c for c in p0 if c.startswith("prob_")]
+    expected = p0[cols].to_numpy() / prior
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(p1[cols].to_numpy(), expected, rtol=1e-4, atol=1e-7)
+    assert plain["n_test"] == shifted["n_test"]
+
+
+def test_cosine_schedule_follows_the_formula(lines_store, tmp_path):
+    epochs, lr = 4, 2e-3
+    train_run(make_config(lines_store, tmp_path / "cos", epochs=epochs, lr=lr,
+                          lr_schedule="cosine", patience=epochs), progress=False)
+    history = pd.read_csv(tmp_path / "cos" / "metrics.csv")
+    expected = lr * (1 + np.cos(np.pi * np.arange(epochs) / epochs)) / 2
+    np.testing.assert_allclose(history["lr"].to_numpy(), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train_run(make_config(lines_store, tmp_path / "bad", lr_schedule="linear"), progress=False)

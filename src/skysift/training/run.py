@@ -35,6 +35,7 @@ __all__ = [
     "load_run_data",
     "model_kwargs_for",
     "predict_arrays",
+    "shift_to_flat_prior",
     "train_run",
 ]
 
@@ -123,7 +124,7 @@ class _History:
                     "val_loss": metrics.get("val_loss"),
                     "train_acc": metrics.get("train_acc"),
                     "val_acc": metrics.get("val_acc"),
-                    "lr": trainer.optimizers[0].param_groups[0]["lr"],
+                    "lr": self.lr,  # the rate this epoch trained at
                     "time_s": round(time.perf_counter() - self.start, 2),
                 }
                 rows = []
@@ -138,6 +139,10 @@ class _History:
 
             def on_train_start(self, trainer, pl_module) -> None:
                 self.start = time.perf_counter()
+
+            def on_train_epoch_start(self, trainer, pl_module) -> None:
+                # read here: an epoch-interval scheduler has already stepped by epoch end
+                self.lr = trainer.optimizers[0].param_groups[0]["lr"]
 
         return History()
 
@@ -158,7 +163,7 @@ def _balance(
     """Training arrays of rows ``train`` after balancing, and loss class weights."""
     x, extra, y = data.x[train], data.extra[train], data.y[train]
     mode = config.train.balance
-    if mode == "none" or data.class_names is None:
+    if mode in ("none", "prior_shift") or data.class_names is None:
         return x, extra, y, None
     if mode == "class_weights":
         from skysift.preprocessing.balance import class_weights
@@ -173,8 +178,42 @@ def _balance(
         )
         return x_res.astype(np.float32), extra_res.astype(np.float32), y_res.astype(np.int64), None
     raise ValueError(
-        f"train.balance must be 'none', 'class_weights' or 'smote', got {mode!r}"
+        f"train.balance must be 'none', 'class_weights', 'smote' or 'prior_shift', got {mode!r}"
     )
+
+
+def shift_to_flat_prior(model, y_train: np.ndarray, num_classes: int) -> list[float]:
+    """Make a classifier's probabilities those for equally likely classes.
+
+    A network trained on class frequencies ``pi_c`` estimates
+    ``p(c | x) ~ p(x | c) pi_c``; adding ``-log(pi_c)`` to its logits (to the
+    final layer's bias, so every later use of the model -- saved file, ONNX,
+    ``skysift predict`` -- carries it) divides the prior out, which is what a
+    metric that weighs every class equally (seed 003 eq. 3.20) rewards.
+
+    Returns
+    -------
+    list of float
+        The training-split class frequencies used.
+
+    Raises
+    ------
+    SkysiftError
+        If a class has no training object or the final layer has no bias.
+    """
+    counts = np.bincount(np.asarray(y_train, dtype=np.int64), minlength=num_classes)
+    if (counts == 0).any():
+        raise SkysiftError(
+            f"train.balance=prior_shift: classes {np.flatnonzero(counts == 0).tolist()} have "
+            "no training object, so their prior is 0 and cannot be divided out"
+        )
+    layer = model.get_classifier()
+    if layer.bias is None:
+        raise SkysiftError("train.balance=prior_shift needs a final layer with a bias")
+    prior = counts / counts.sum()
+    with torch.no_grad():
+        layer.bias -= torch.as_tensor(np.log(prior), dtype=layer.bias.dtype, device=layer.bias.device)
+    return prior.tolist()
 
 
 @dataclass
@@ -233,6 +272,8 @@ def build_training(config: RunConfig, data, train: np.ndarray, val: np.ndarray) 
         weight_decay=tc.weight_decay,
         lr_patience=tc.lr_patience,
         lr_factor=tc.lr_factor,
+        lr_schedule=tc.lr_schedule,
+        epochs=tc.epochs,
         class_weights=class_weights,
         seed=tc.seed,
     )
@@ -401,6 +442,9 @@ def train_run(
     state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})
     model.eval()
+    prior = None
+    if tc.balance == "prior_shift" and data.class_names is not None:
+        prior = shift_to_flat_prior(model, data.y[data.splits["train"]], len(data.class_names))
     plot_training_curve(run_dir / "metrics.csv", run_dir / "training_curve.png")
 
     test = data.splits["test"]
@@ -415,7 +459,8 @@ def train_run(
         class_names=data.class_names,
         target=config.data.target,
         input_shape=data.input_shape,
-        metadata={"run_dir": str(run_dir), "test_metrics": metrics.get("headline", {})},
+        metadata={"run_dir": str(run_dir), "test_metrics": metrics.get("headline", {}),
+                  **({} if prior is None else {"prior_shift": prior})},
     )
     if data.rejected:
         with open(run_dir / "rejected.csv", "w", newline="") as f:
