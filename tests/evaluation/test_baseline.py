@@ -137,5 +137,20 @@ def test_balanced_class_weight_raises_the_minority_probabilities():
     balanced = GradientBoostedBaseline(class_weight="balanced", **kw).fit(X[:800], y[:800])
     # trained to count both classes equally, the minority gets ~half the probability mass
     assert balanced.predict_proba(X[800:])[:, 1].mean() > 2 * plain.predict_proba(X[800:])[:, 1].mean()
-    with pytest.raises(ValueError, match="class_weight must be None or 'balanced'"):
+    with pytest.raises(ValueError, match="class_weight must be None, 'balanced' or 'prior_shift'"):
         GradientBoostedBaseline(class_weight="auto")
+
+
+def test_prior_shift_divides_the_training_prior_out():
+    rng = np.random.default_rng(5)
+    y = (rng.random(1200) < 0.2).astype(int)
+    X = rng.normal(size=(1200, 3)) + 0.7 * y[:, None]
+    kw = {"max_iter": 40, "random_state": 0}
+    plain = GradientBoostedBaseline(**kw).fit(X[:800], y[:800], X_val=X[800:1000], y_val=y[800:1000])
+    shifted = GradientBoostedBaseline(class_weight="prior_shift", **kw).fit(
+        X[:800], y[:800], X_val=X[800:1000], y_val=y[800:1000])
+    assert shifted.n_iter_ == plain.n_iter_  # same trees, same rounds
+    prior = np.bincount(y[:800]) / 800
+    expected = plain.predict_proba(X[1000:]) / prior
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(shifted.predict_proba(X[1000:]), expected, rtol=1e-12)

@@ -181,12 +181,15 @@ class GradientBoostedBaseline:
     max_leaf_nodes : int, default 31
     min_samples_leaf : int, default 20
     l2_regularization : float, default 0.0
-    class_weight : {None, "balanced"}, default None
+    class_weight : {None, "balanced", "prior_shift"}, default None
         ``"balanced"`` weighs every class equally in the trees' loss (as
         ``balance: class_weights`` does for the networks) and chooses the
         number of rounds by the flat-weighted validation log-loss (seed 003
         eq. 3.20, every class counting the same); None: every object counts
-        the same in both.
+        the same in both; ``"prior_shift"``: as None, then the training
+        class frequencies are divided out of the probabilities (Bayes' rule
+        for equally likely classes, as ``balance: prior_shift`` does for the
+        networks).
     random_state : int, default 0
 
     Attributes
@@ -220,9 +223,9 @@ class GradientBoostedBaseline:
         class_weight: str | None = None,
         random_state: int = 0,
     ) -> None:
-        if class_weight not in (None, "balanced"):
+        if class_weight not in (None, "balanced", "prior_shift"):
             raise ValueError(
-                f"class_weight must be None or 'balanced', got {class_weight!r}"
+                f"class_weight must be None, 'balanced' or 'prior_shift', got {class_weight!r}"
             )
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -255,11 +258,12 @@ class GradientBoostedBaseline:
             max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=self.l2_regularization,
-            class_weight=self.class_weight,
+            class_weight="balanced" if self.class_weight == "balanced" else None,
             early_stopping=False,
             random_state=self.random_state,
         ).fit(X, y)
         self.classes_ = self.estimator_.classes_
+        self.prior_ = np.unique(np.asarray(y), return_counts=True)[1] / len(y)
         self.n_iter_ = int(self.estimator_.n_iter_)
         if X_val is not None and y_val is not None and len(y_val):
             self.n_iter_ = self._best_rounds(X_val, np.asarray(y_val))
@@ -302,8 +306,13 @@ class GradientBoostedBaseline:
             )
         for i, p in enumerate(self.estimator_.staged_predict_proba(X), start=1):
             if i == self.n_iter_:
-                return p
-        return self.estimator_.predict_proba(X)
+                break
+        else:
+            p = self.estimator_.predict_proba(X)
+        if self.class_weight == "prior_shift":
+            p = p / self.prior_
+            p /= p.sum(axis=1, keepdims=True)
+        return p
 
 
 def _gp_band_names(pipeline_dict: Mapping[str, Any]) -> list[str]:
