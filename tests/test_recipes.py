@@ -377,3 +377,45 @@ def test_builder_splits_regression_evaluate_on_and_hooks(tmp_path, fake_builder)
     table = (out / "results.md").read_text()
     assert "[map.png](map.png)" in table and "| cnn_z |" in table and "NMAD" in table
     assert summary["after"][0]["figures"] == ["map.png"]
+
+
+ENSEMBLE = SYNTHETIC.replace("""quick: {train: {epochs: 4}}""", """\
+  - {name: t2_z_ia_seed11, model: t2, prepare: gp_z, task: ia_vs_non_ia,
+     params: {d_model: 16, num_heads: 2, ff_dim: 32}, train: {seed: 11}}
+  - {name: t2_mean, model: ensemble, members: [t2_z_ia, t2_z_ia_seed11]}
+quick: {train: {epochs: 3}}""")
+
+
+@pytest.mark.slow
+def test_seeded_members_share_the_split_and_the_ensemble_averages_them(tmp_path):
+    out = tmp_path / "out"
+    summary = run_recipe(_write(tmp_path, ENSEMBLE), quick=True, out=out,
+                         runs=["t2_z_ia", "t2_z_ia_seed11", "t2_mean"])
+    rows = {r["run"]: r for r in summary["runs"]}
+    assert rows["t2_mean"]["epochs"] == "mean of 2" and rows["t2_mean"]["redshift"]
+    preds = {r: pd.read_parquet(out / "runs" / r / "test_predictions.parquet")
+             .sort_values("object_id").reset_index(drop=True) for r in rows}
+    cols = ["prob_SNIa", "prob_non-Ia"]
+    a, b = preds["t2_z_ia"][cols].to_numpy(), preds["t2_z_ia_seed11"][cols].to_numpy()
+    assert np.abs(a - b).max() > 1e-3  # another seed: other weights ...
+    # ... on the same split (run_recipe checks every run's test ids against it)
+    assert list(preds["t2_z_ia"]["object_id"]) == list(preds["t2_z_ia_seed11"]["object_id"])
+    np.testing.assert_allclose(preds["t2_mean"][cols].to_numpy(), (a + b) / 2, rtol=1e-12)
+    assert (out / "runs" / "t2_mean" / "report.html").exists()
+    # the row's metrics are those of the averaged probabilities
+    y = (preds["t2_mean"]["true_class"] == "SNIa").to_numpy()
+    from skysift.evaluation.metrics import weighted_log_loss
+    expected = weighted_log_loss((~y).astype(int), (a + b) / 2)
+    assert rows["t2_mean"]["log_loss"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_ensemble_runs_are_checked(tmp_path):
+    bad = ENSEMBLE.replace("members: [t2_z_ia, t2_z_ia_seed11]", "members: [t2_z_ia, nope]")
+    with pytest.raises(SkysiftError, match=r"members \['nope'\] are not runs listed before it"):
+        load_recipe(_write(tmp_path, bad))
+    one = ENSEMBLE.replace("members: [t2_z_ia, t2_z_ia_seed11]", "members: [t2_z_ia]")
+    with pytest.raises(SkysiftError, match="needs members"):
+        load_recipe(_write(tmp_path, one))
+    out = tmp_path / "o"
+    with pytest.raises(SkysiftError, match="member 't2_z_ia' has no"):
+        run_recipe(_write(tmp_path, ENSEMBLE), quick=True, out=out, runs=["t2_mean"])

@@ -75,6 +75,9 @@ class DataConfig:
         a UEA archive: ``split_column: split, train_values: [TRAIN]``.
     train_values : list or None
         The values of ``split_column`` that mean "training pool".
+    split_seed : int or None
+        Seed of the random split; None: ``train.seed``. Set it to train
+        several models (different ``train.seed``) on one split.
     """
 
     path: str = ""
@@ -85,6 +88,7 @@ class DataConfig:
     max_objects: int | None = None
     split_column: str | None = None
     train_values: list[Any] | None = None
+    split_seed: int | None = None
 
 
 @dataclass(frozen=True)

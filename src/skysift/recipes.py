@@ -135,7 +135,7 @@ _DATA_DEFAULTS = {
     "split": "representative", "test_size": 0.3, "val_size": 0.1, "max_objects": None,
     "group_column": "group", "split_column": None, "train_values": None,
 }
-_RUN_KEYS = {"name", "model", "prepare", "task", "params", "train", "data"}
+_RUN_KEYS = {"name", "model", "prepare", "task", "params", "train", "data", "members"}
 _TASK_KEYS = {"label_map", "target"}
 _QUICK_KEYS = {"max_objects", "train", "runs", "ingest", "evaluate_on"}
 _SPLITS = ("representative", "grouped", "column")
@@ -318,8 +318,13 @@ def load_recipe(path: str | os.PathLike, *, quick: bool = False) -> dict[str, An
         raise _fail(path, f"after must be a list of {{call: 'module:function', ...}}, got {after!r}")
     recipe["after"] = [dict(h) for h in after]
     names = set()
+    by_name: dict[str, dict[str, Any]] = {}
     for run in runs:
         _check_keys(f"run {run.get('name', '?')}", run, _RUN_KEYS, path)
+        if run.get("model") == "ensemble":
+            _check_ensemble(run, by_name, path)
+        elif "members" in run:
+            raise _fail(path, f"run {run.get('name', '?')!r}: members belong to model: ensemble")
         for key in ("name", "model", "prepare", "task"):
             if key not in run:
                 raise _fail(path, f"run {run} has no {key!r}")
@@ -345,12 +350,41 @@ def load_recipe(path: str | os.PathLike, *, quick: bool = False) -> dict[str, An
             raise _fail(path, f"run {run['name']!r}: max_objects is set for the whole recipe")
         run["data"] = _merge(recipe["data"], own)
         _check_data(run["data"], f"run {run['name']} data", path)
-        if quick and run["model"] != "baseline":
+        if run["model"] == "ensemble" and any(
+            by_name[m]["data"] != run["data"] for m in run["members"]
+        ):
+            raise _fail(path, f"run {run['name']!r}: its members were split differently")
+        if quick and run["model"] not in ("baseline", "ensemble"):
             run["train"] = _merge(run.get("train") or {}, quick_block.get("train") or {})
+        by_name[run["name"]] = run
     recipe["runs"] = runs
     recipe["quick"] = bool(quick)
     recipe["path"] = str(path)
     return recipe
+
+
+def _check_ensemble(run: dict[str, Any], earlier: Mapping[str, Mapping[str, Any]], path: Any) -> None:
+    """Check an ensemble run and fill its ``prepare`` and ``task`` from its members."""
+    name = run.get("name", "?")
+    members = run.get("members")
+    if not isinstance(members, list) or len(members) < 2:
+        raise _fail(path, f"run {name!r}: an ensemble needs members: a list of >= 2 run names")
+    missing = [m for m in members if m not in earlier]
+    if missing:
+        raise _fail(path, f"run {name!r}: members {missing} are not runs listed before it")
+    if any(earlier[m]["model"] == "ensemble" for m in members):
+        raise _fail(path, f"run {name!r}: a member is itself an ensemble")
+    if run.get("params") or run.get("train") or run.get("data"):
+        raise _fail(path, f"run {name!r}: an ensemble takes no params, train or data")
+    tasks = {earlier[m]["task"] for m in members}
+    if len(tasks) > 1:
+        raise _fail(path, f"run {name!r}: members have different tasks {sorted(tasks)}")
+    first = earlier[members[0]]
+    run["_members"] = [earlier[m] for m in members]  # for what they use (redshift)
+    run.setdefault("task", first["task"])
+    run.setdefault("prepare", first["prepare"])
+    if run["task"] != first["task"]:
+        raise _fail(path, f"run {name!r}: task {run['task']!r} is not its members' {first['task']!r}")
 
 
 def resolve_data_dir(recipe: Mapping[str, Any], block: Mapping[str, Any] | None = None) -> Path:
@@ -749,7 +783,9 @@ def _run_config(recipe: Mapping[str, Any], run: Mapping[str, Any], store: Path, 
     from skysift.config import config_from_dict
 
     train = _merge(recipe["train"], run.get("train") or {})
-    train["seed"] = recipe["seed"]
+    # a run's own train.seed changes its weights and data order, never the split
+    train["seed"] = int(train.get("seed", recipe["seed"])) if "seed" in (run.get("train") or {}) \
+        else recipe["seed"]
     data = run["data"]
     task = recipe["tasks"][run["task"]]
     block = {
@@ -759,6 +795,8 @@ def _run_config(recipe: Mapping[str, Any], run: Mapping[str, Any], store: Path, 
         "group_column": data["group_column"] if data["split"] == "grouped" else None,
         "target": task.get("target", "label"),
     }
+    if train["seed"] != recipe["seed"]:
+        block["split_seed"] = recipe["seed"]
     if data["split"] == "column":
         block["split_column"] = data["split_column"]
         block["train_values"] = list(data["train_values"])
@@ -1050,6 +1088,73 @@ def _finished_baseline(run_dir: Path, store: Path, use_z: bool, params: Mapping[
     return {"n_iter": saved["n_iter"], "seconds": None, "reused": True} if same else None
 
 
+def _uses_redshift(recipe: Mapping[str, Any], run: Mapping[str, Any]) -> bool:
+    """Whether a run's model sees redshift (extra features; the baseline's use_redshift)."""
+    if run["model"] == "ensemble":
+        return all(_uses_redshift(recipe, m) for m in run["_members"])
+    if run["model"] == "baseline":
+        return bool((run.get("params") or {}).get("use_redshift", True))
+    prep = recipe["prepare"][run["prepare"]]
+    steps = list(prep.get("steps", []))
+    if "from" in prep:
+        steps += recipe["prepare"][prep["from"]].get("steps", [])[:1]
+    return any((isinstance(s, Mapping) and "extra_features" in s) or s == "extra_features"
+               for s in steps)
+
+
+def _ensemble(run, out: Path, class_names, groups, regression: bool, recipe_name: str):
+    """Average the test predictions of an ensemble's finished members into its run dir."""
+    import pandas as pd
+
+    from skysift.evaluation import write_report
+
+    frames = []
+    for member in run["members"]:
+        path = out / "runs" / member / "test_predictions.parquet"
+        if not path.exists():
+            raise SkysiftError(
+                f"run {run['name']!r}: member {member!r} has no {path}; run it first "
+                f"(--runs {member})"
+            )
+        frames.append(pd.read_parquet(path).sort_values("object_id", kind="stable")
+                      .reset_index(drop=True))
+    ids = frames[0]["object_id"].astype(str).to_numpy()
+    for member, frame in zip(run["members"][1:], frames[1:], strict=True):
+        if not np.array_equal(frame["object_id"].astype(str).to_numpy(), ids):
+            raise SkysiftError(
+                f"run {run['name']!r}: member {member!r} was tested on other objects "
+                f"than {run['members'][0]!r}"
+            )
+    run_dir = out / "runs" / run["name"]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result = frames[0][["object_id"]].copy()
+    if regression:
+        (true,) = [c for c in frames[0] if c.startswith("true_")]
+        pred = true.replace("true_", "pred_", 1)
+        result[true] = frames[0][true]
+        result[pred] = np.mean([f[pred].to_numpy(float) for f in frames], axis=0)
+        report = {"y_true": result[true].to_numpy(float), "y_pred": result[pred].to_numpy(float),
+                  "task": "regression"}
+    else:
+        cols = [f"prob_{c}" for c in class_names]
+        prob = np.mean([f[cols].to_numpy(float) for f in frames], axis=0)
+        result[cols] = prob
+        result["true_class"] = frames[0]["true_class"]
+        result["pred_class"] = np.asarray(class_names)[prob.argmax(1)]
+        result["pred_prob"] = prob.max(1)
+        index = {c: i for i, c in enumerate(class_names)}
+        report = {"y_true": np.array([index[c] for c in result["true_class"].astype(str)]),
+                  "y_prob": prob, "class_names": list(class_names), "task": "classification",
+                  "binary_groups": dict(groups) or None}
+    result.to_parquet(run_dir / "test_predictions.parquet", index=False)
+    (run_dir / "ensemble.json").write_text(json.dumps(
+        {"members": list(run["members"]), "combination": "mean of the members' outputs"},
+        indent=2))
+    write_report(run_dir, title=f"{run['name']} ({recipe_name}): mean of "
+                 + ", ".join(run["members"]), **report)
+    return {"seconds": None, "reused": False}
+
+
 def _evaluate_on(recipe, run, run_dir: Path, sets: Mapping[str, Path], class_names,
                  original_of) -> list[dict[str, Any]]:
     """Evaluate a trained run on every ``evaluate_on`` set; one row each."""
@@ -1285,7 +1390,10 @@ def _run_recipe(recipe: dict[str, Any], quick: bool, out: Path, runs: Sequence[s
             )
             groups = _binary_groups(class_names)
         log.info("run %s: %s on %s, task %s", run["name"], run["model"], prep, task)
-        if run["model"] == "baseline":
+        if run["model"] == "ensemble":
+            result = _ensemble(run, out, class_names, groups, regression, recipe["name"])
+            epochs = f"mean of {len(run['members'])}"
+        elif run["model"] == "baseline":
             params = dict(run.get("params") or {})
             use_z = bool(params.pop("use_redshift", True))
             params.setdefault("random_state", recipe["seed"])
@@ -1294,20 +1402,14 @@ def _run_recipe(recipe: dict[str, Any], quick: bool, out: Path, runs: Sequence[s
                 out=run_dir, use_redshift=use_z, params=params, binary_groups=groups,
                 title=f"{run['name']} ({recipe['name']})",
             )
-            epochs, redshift = f"{result['n_iter']} trees", use_z
+            epochs = f"{result['n_iter']} trees"
         else:
             config = _run_config(recipe, run, store, run_dir, groups)
             result = _finished_train_run(config, run_dir) or train_run(
                 config, overwrite=True, progress=False
             )
             epochs = f"{result['epochs']}/{config.train.epochs}"
-            steps = list(recipe["prepare"][prep].get("steps", []))
-            if "from" in recipe["prepare"][prep]:
-                steps += recipe["prepare"][recipe["prepare"][prep]["from"]].get("steps", [])[:1]
-            redshift = any(
-                (isinstance(s, Mapping) and "extra_features" in s) or s == "extra_features"
-                for s in steps
-            )
+        redshift = _uses_redshift(recipe, run)
         pred = pd.read_parquet(run_dir / "test_predictions.parquet")
         if not np.array_equal(np.sort(pred["object_id"].astype(str)), np.sort(ids["test"])):
             raise SkysiftError(
@@ -1336,7 +1438,7 @@ def _run_recipe(recipe: dict[str, Any], quick: bool, out: Path, runs: Sequence[s
             **common, "n_test": len(ids["test"]), "epochs": epochs, **metrics,
             "seconds": result.get("seconds"), "reused": bool(result.get("reused")),
         })
-        if run["model"] != "baseline" and recipe["evaluate_on"]:
+        if run["model"] not in ("baseline", "ensemble") and recipe["evaluate_on"]:
             sets = {name: task_store(prep, task, name) for name in recipe["evaluate_on"]}
             for extra_row in _evaluate_on(recipe, run, run_dir, sets, class_names, original_of):
                 rows.append({**common, "epochs": epochs, **extra_row})

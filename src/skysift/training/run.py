@@ -360,7 +360,7 @@ def load_run_data(config: RunConfig):
         val_size=config.data.val_size,
         group_column=config.data.group_column,
         max_objects=config.data.max_objects,
-        seed=config.train.seed,
+        seed=config.train.seed if config.data.split_seed is None else config.data.split_seed,
         split_column=config.data.split_column,
         train_values=config.data.train_values,
     )
