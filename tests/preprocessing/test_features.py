@@ -105,6 +105,9 @@ def test_unfitted_step_refuses_to_transform():
         ({"fill_value": float("nan")}, ValueError, "fill_value must be finite"),
         ({"log10": ["no_such"]}, ValueError, "not among columns"),
         ({"log10": "redshift"}, ValueError, "log10 must be a list"),
+        ({"columns": ["span"], "differences": {"span": ["redshift"]}}, ValueError, "two column names"),
+        ({"columns": ["span"], "differences": {"span": ["t1", "t0"]}}, DataFormatError,
+         r"no column\(s\) \['t1', 't0'\]"),
     ],
 )
 def test_bad_parameters_and_columns(kwargs, error, message):
@@ -147,3 +150,23 @@ def test_init_stores_only_parameters_and_round_trips_json(tmp_path):
 def test_is_a_light_curve_step():
     with pytest.raises(ValueError, match="not on spectra"):
         Pipeline([ExtraFeatures()], kind="spectra")
+
+
+def test_difference_columns_give_the_grid_span_in_days(tmp_path):
+    b = {"gp_time_start": np.array([55000.0, 55100.0, np.nan]),
+         "gp_time_stop": np.array([55100.0, 55110.0, 55200.0]),
+         "redshift": np.array([0.1, 0.2, 0.3])}
+    kw = {"columns": ["redshift", "span"], "log10": ["span"],
+          "differences": {"span": ["gp_time_stop", "gp_time_start"]}, "add_indicator": True}
+    step = ExtraFeatures(**kw).fit(b)
+    extra = step.transform(b)["extra"]
+    np.testing.assert_allclose(extra[:, 1], [2.0, 1.0, -1.0], rtol=1e-6)  # log10 100, 10; missing
+    assert extra[:, 3].tolist() == [0.0, 0.0, 1.0]
+    assert step.feature_names_ == ["redshift", "span", "redshift_missing", "span_missing"]
+    # saved and loaded with a pipeline, it computes the same
+    b["x"] = np.zeros((3, 4, 2), dtype=np.float32)
+    pipe = Pipeline([ExtraFeatures(**kw)], kind="lightcurves")
+    first = pipe.fit_transform(b)
+    loaded = load_pipeline(pipe.save(tmp_path / "p.json"))
+    np.testing.assert_array_equal(loaded.transform(b)["extra"], first["extra"])
+    np.testing.assert_array_equal(first["extra"], extra)

@@ -22,6 +22,12 @@ A value is missing when it is NaN (a null in the store), infinite, or one of
 * ``"error"``: :class:`~skysift.exceptions.DataFormatError` naming the
   objects.
 
+A feature may also be the difference of two columns, declared in
+``differences`` as ``name: [a, b]`` (``a - b``) and then used by ``name`` in
+``columns`` (and ``log10``): e.g. the span in days of the ``gp`` step's
+grid, ``gp_span_days: [gp_time_stop, gp_time_start]``, which tells a model
+that sees ``L`` grid steps how many days they cover.
+
 Columns named in ``log10`` enter as their base-10 logarithm (for scales
 that span decades, such as the GP's fitted length scale in days or its
 amplitude); a value <= 0 there has no logarithm and counts as missing.
@@ -33,7 +39,7 @@ of features R is fixed by the parameters, never by the data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -65,6 +71,9 @@ class ExtraFeatures(Step):
     log10 : sequence of str, default ()
         Columns (among ``columns``) used as ``log10(value)``; values <= 0
         count as missing.
+    differences : mapping of str to [str, str], default {}
+        Derived columns ``name: [a, b]`` with the value ``a - b``, usable by
+        name in ``columns``; missing where ``a`` or ``b`` is not finite.
 
     Attributes
     ----------
@@ -97,6 +106,7 @@ class ExtraFeatures(Step):
         missing_values: Sequence[float] = (),
         add_indicator: bool = False,
         log10: Sequence[str] = (),
+        differences: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.columns = columns
         self.missing = missing
@@ -104,6 +114,7 @@ class ExtraFeatures(Step):
         self.missing_values = missing_values
         self.add_indicator = add_indicator
         self.log10 = log10
+        self.differences = differences
 
     def _check_params(self) -> list[str]:
         if isinstance(self.columns, str) or not len(self.columns):
@@ -125,6 +136,12 @@ class ExtraFeatures(Step):
             raise ValueError(
                 f"extra_features: log10 must be a list of column names, got {self.log10!r}"
             )
+        for name, pair in (self.differences or {}).items():
+            if isinstance(pair, str) or len(pair) != 2:
+                raise ValueError(
+                    f"extra_features: differences[{name!r}] must be two column names "
+                    f"[a, b] (the feature is a - b), got {pair!r}"
+                )
         unknown = [c for c in self.log10 if str(c) not in columns]
         if unknown:
             raise ValueError(
@@ -137,14 +154,16 @@ class ExtraFeatures(Step):
         self, batch: Batch, columns: list[str]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return the (N, C) float64 values and the (N, C) mask of missing ones."""
-        absent = [c for c in columns if c not in batch]
+        differences = {str(k): [str(c) for c in v] for k, v in (self.differences or {}).items()}
+        needed = [c for name in columns for c in differences.get(name, [name])]
+        absent = [c for c in dict.fromkeys(needed) if c not in batch]
         if absent:
             raise DataFormatError(
                 f"extra_features: the batch has no column(s) {absent}; columns "
                 f"present: {sorted(batch)}"
             )
-        out = []
-        for c in columns:
+
+        def numeric(c: str) -> np.ndarray:
             col = np.asarray(batch[c])
             if col.ndim != 1:
                 raise DataFormatError(
@@ -163,7 +182,15 @@ class ExtraFeatures(Step):
                 raise DataFormatError(
                     f"extra_features: column {c!r} is not numeric ({e})"
                 ) from e
-            out.append(values)
+            return values
+
+        out = []
+        for c in columns:
+            if c in differences:
+                a, b = differences[c]
+                out.append(numeric(a) - numeric(b))
+            else:
+                out.append(numeric(c))
         values = np.stack(out, axis=1) if out else np.zeros((0, 0))
         missing = ~np.isfinite(values)
         for sentinel in self.missing_values:
