@@ -1077,14 +1077,16 @@ def _finished_train_run(config: Any, run_dir: Path) -> dict[str, Any] | None:
             "reused": True}
 
 
-def _finished_baseline(run_dir: Path, store: Path, use_z: bool, params: Mapping[str, Any]):
+def _finished_baseline(run_dir: Path, store: Path, use_z: bool, params: Mapping[str, Any],
+                       exclude: Sequence[str] = ()):
     """Return the result of a finished baseline run with these settings, else None."""
     files = ("baseline.json", "test_predictions.parquet", "metrics.json")
     if not all((run_dir / f).exists() for f in files):
         return None
     saved = json.loads((run_dir / "baseline.json").read_text())
     same = (saved.get("store") == str(store) and saved.get("use_redshift") == use_z
-            and saved.get("params") == dict(params))
+            and saved.get("params") == dict(params)
+            and list(saved.get("exclude_features", [])) == list(exclude))
     return {"n_iter": saved["n_iter"], "seconds": None, "reused": True} if same else None
 
 
@@ -1396,10 +1398,12 @@ def _run_recipe(recipe: dict[str, Any], quick: bool, out: Path, runs: Sequence[s
         elif run["model"] == "baseline":
             params = dict(run.get("params") or {})
             use_z = bool(params.pop("use_redshift", True))
+            exclude = list(params.pop("exclude_features", []))
             params.setdefault("random_state", recipe["seed"])
-            result = _finished_baseline(run_dir, store, use_z, params) or train_baseline(
+            result = _finished_baseline(run_dir, store, use_z, params, exclude) or train_baseline(
                 store, train_ids=ids["train"], val_ids=ids["val"], test_ids=ids["test"],
                 out=run_dir, use_redshift=use_z, params=params, binary_groups=groups,
+                exclude_features=exclude,
                 title=f"{run['name']} ({recipe['name']})",
             )
             epochs = f"{result['n_iter']} trees"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skysift.evaluation.baseline import GradientBoostedBaseline, gp_features
+from skysift.evaluation.baseline import GradientBoostedBaseline, gp_features, train_baseline
 from skysift.exceptions import NotFittedError
 
 
@@ -154,3 +154,30 @@ def test_prior_shift_divides_the_training_prior_out():
     expected = plain.predict_proba(X[1000:]) / prior
     expected /= expected.sum(1, keepdims=True)
     np.testing.assert_allclose(shifted.predict_proba(X[1000:]), expected, rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_train_baseline_leaves_out_excluded_features(tmp_path):
+    import json
+
+    from skysift.data.synthetic import synthesize_store
+    from skysift.io.store import open_store
+    from skysift.preprocessing import Pipeline
+    from skysift.preprocessing.prepare import prepare_store
+
+    synthesize_store(tmp_path / "lc", "lightcurves", 120, survey="ztf",
+                     classes=["SNIa", "SNII"], seed=2)
+    pipe = Pipeline.from_config({"kind": "lightcurves", "steps": [{"gp": {"survey": "ztf", "num_points": 24}}]})
+    prepare_store(tmp_path / "lc", tmp_path / "prep", pipe, batch_size=64)
+    ids = open_store(tmp_path / "prep").read(["object_id"]).column(0).to_pylist()
+    split = {"train_ids": ids[:70], "val_ids": ids[70:90], "test_ids": ids[90:]}
+    full = train_baseline(tmp_path / "prep", out=tmp_path / "full", params={"max_iter": 20}, **split)
+    less = train_baseline(tmp_path / "prep", out=tmp_path / "less", params={"max_iter": 20},
+                          exclude_features=["rise_days_*", "colour_g_r"], **split)
+    dropped = set(full["feature_names"]) - set(less["feature_names"])
+    assert dropped == {"rise_days_g", "rise_days_r", "colour_g_r"}
+    saved = json.loads((tmp_path / "less" / "baseline.json").read_text())
+    assert saved["features"] == less["feature_names"]
+    assert saved["exclude_features"] == ["rise_days_*", "colour_g_r"]
+    with pytest.raises(ValueError, match=r"\['nope_\*'\] match no feature"):
+        train_baseline(tmp_path / "prep", out=tmp_path / "bad", exclude_features=["nope_*"], **split)

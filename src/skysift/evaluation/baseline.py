@@ -28,6 +28,7 @@ their own.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import time
@@ -340,6 +341,7 @@ def train_baseline(
     params: Mapping[str, Any] | None = None,
     binary_groups: Mapping[str, Sequence[str]] | None = None,
     title: str | None = None,
+    exclude_features: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Fit the baseline on a prepared GP store and evaluate it on the test ids.
 
@@ -361,6 +363,10 @@ def train_baseline(
         :func:`skysift.evaluation.evaluate_classification`).
     title : str, optional
         Report title.
+    exclude_features : sequence of str, default ()
+        Feature names to leave out, as shell-style patterns (``rise_days_*``,
+        ``colour_*``): an ablation showing what the trees rely on. A pattern
+        matching no feature is an error.
 
     Returns
     -------
@@ -421,6 +427,14 @@ def train_baseline(
         redshift=col("redshift") if use_redshift else None,
         redshift_err=col("redshift_err") if use_redshift else None,
     )
+    if isinstance(exclude_features, str):
+        exclude_features = [exclude_features]
+    unmatched = [p for p in exclude_features if not fnmatch.filter(names, p)]
+    if unmatched:
+        raise ValueError(f"exclude_features {unmatched} match no feature; features: {names}")
+    keep = [i for i, n in enumerate(names)
+            if not any(fnmatch.fnmatchcase(n, p) for p in exclude_features)]
+    features, names = features[:, keep], [names[i] for i in keep]
     labels = table["label"].astype(str).to_numpy()
     class_names = sorted(set(labels))
     lookup = {c: i for i, c in enumerate(class_names)}
@@ -449,6 +463,7 @@ def train_baseline(
         "store": str(st.path),
         "use_redshift": use_redshift,
         "params": dict(params or {}),
+        "exclude_features": list(exclude_features),
         "n_iter": model.n_iter_,
         "features": names,
     }
