@@ -970,10 +970,11 @@ def _machine() -> str:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    threads = torch.get_num_threads()
     return (
         f"{cpu}, {os.cpu_count()} cores, {gpu}, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads)"
+        f"({threads} thread{'s' if threads != 1 else ''})"
     )
 
 
