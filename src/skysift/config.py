@@ -125,6 +125,11 @@ class TrainConfig:
     lr_schedule : str
         ``plateau`` (the above) or ``cosine`` (half a cosine from ``lr`` to
         0 over ``epochs``; ``lr_patience``/``lr_factor`` unused).
+    input_noise : float
+        Standard deviation of Gaussian noise added to every training input
+        value (in the prepared input's units, e.g. arcsinh flux), drawn
+        anew at every step; validation, test and predictions see clean
+        inputs. 0 (default): none.
     seed : int
         Seeds weights, data order and dropout; a resumed run repeats an
         uninterrupted one.
@@ -148,6 +153,7 @@ class TrainConfig:
     lr_patience: int = 5
     lr_factor: float = 0.9
     lr_schedule: str = "plateau"
+    input_noise: float = 0.0
     seed: int = 0
     accelerator: str = "auto"
     devices: int = 1

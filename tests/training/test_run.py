@@ -229,3 +229,24 @@ def test_cosine_schedule_follows_the_formula(lines_store, tmp_path):
     np.testing.assert_allclose(history["lr"].to_numpy(), expected, rtol=1e-6)
     with pytest.raises(ValueError, match="lr_schedule"):
         train_run(make_config(lines_store, tmp_path / "bad", lr_schedule="linear"), progress=False)
+
+
+def test_input_noise_touches_training_steps_only():
+    from skysift.models import create_model
+    from skysift.training.task import SkysiftTask
+
+    torch.manual_seed(0)
+    model = create_model("mlp", num_classes=2, input_length=16, hidden_dims=[8]).eval()
+    seen = []
+    original = model.forward
+    model.forward = lambda x, extra=None: (seen.append(x.clone()), original(x, extra))[1]
+    task = SkysiftTask(model, input_noise=0.5)
+    task.log = lambda *a, **k: None
+    x = torch.zeros(400, 1, 16)
+    batch = (x, torch.zeros(400, 0), torch.zeros(400, dtype=torch.long))
+    task.training_step(batch, 0)
+    task.validation_step(batch, 0)
+    assert abs(float(seen[0].std()) - 0.5) < 0.02  # N(0, 0.5^2) added in training
+    assert torch.equal(seen[1], x)  # validation sees the clean input
+    with pytest.raises(ValueError, match="input_noise"):
+        SkysiftTask(model, input_noise=-1.0)

@@ -274,6 +274,7 @@ def build_training(config: RunConfig, data, train: np.ndarray, val: np.ndarray) 
         lr_factor=tc.lr_factor,
         lr_schedule=tc.lr_schedule,
         epochs=tc.epochs,
+        input_noise=tc.input_noise,
         class_weights=class_weights,
         seed=tc.seed,
     )

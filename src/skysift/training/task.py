@@ -40,6 +40,8 @@ class SkysiftTask(L.LightningModule):
         The schedule (see the module docstring).
     epochs : int, default 30
         Length of the cosine schedule.
+    input_noise : float, default 0.0
+        Standard deviation of Gaussian noise added to training inputs only.
     class_weights : sequence of float, optional
         Per-class loss weights.
     seed : int, default 0
@@ -58,6 +60,7 @@ class SkysiftTask(L.LightningModule):
         lr_factor: float = 0.9,
         lr_schedule: str = "plateau",
         epochs: int = 30,
+        input_noise: float = 0.0,
         class_weights: list[float] | None = None,
         seed: int = 0,
     ) -> None:
@@ -72,6 +75,9 @@ class SkysiftTask(L.LightningModule):
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
         self.lr_schedule = lr_schedule
         self.epochs = epochs
+        if not input_noise >= 0:
+            raise ValueError(f"input_noise must be >= 0, got {input_noise!r}")
+        self.input_noise = float(input_noise)
         self.seed = seed
         weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
         self.register_buffer("class_weights", weights, persistent=False)
@@ -84,6 +90,8 @@ class SkysiftTask(L.LightningModule):
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         x, extra, y = batch
+        if stage == "train" and self.input_noise > 0:
+            x = x + self.input_noise * torch.randn_like(x)
         out = self(x, extra)
         loss = make_loss(self.loss_name, self.class_weights)(out, y)
         on_step = stage == "train"
