@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 
-from skysift.evaluation.baseline import GradientBoostedBaseline, gp_features, train_baseline
+from skysift.evaluation.baseline import (
+    GradientBoostedBaseline,
+    gp_features,
+    train_baseline,
+)
 from skysift.exceptions import NotFittedError
 
 

@@ -305,10 +305,12 @@ class GradientBoostedBaseline:
             raise NotFittedError(
                 "GradientBoostedBaseline is not fitted; call fit(X, y) first"
             )
-        for i, p in enumerate(self.estimator_.staged_predict_proba(X), start=1):
+        p = None
+        for i, staged in enumerate(self.estimator_.staged_predict_proba(X), start=1):
             if i == self.n_iter_:
+                p = staged
                 break
-        else:
+        if p is None:
             p = self.estimator_.predict_proba(X)
         if self.class_weight == "prior_shift":
             p = p / self.prior_
