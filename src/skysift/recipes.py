@@ -784,8 +784,8 @@ def _run_config(recipe: Mapping[str, Any], run: Mapping[str, Any], store: Path, 
 
     train = _merge(recipe["train"], run.get("train") or {})
     # a run's own train.seed changes its weights and data order, never the split
-    train["seed"] = int(train.get("seed", recipe["seed"])) if "seed" in (run.get("train") or {}) \
-        else recipe["seed"]
+    own_seed = (run.get("train") or {}).get("seed")
+    train["seed"] = recipe["seed"] if own_seed is None else int(own_seed)
     data = run["data"]
     task = recipe["tasks"][run["task"]]
     block = {
