@@ -187,3 +187,33 @@ def test_console_script_entry_point(tmp_path):
     )
     assert result.returncode == 1
     assert "no such file or directory" in result.stderr
+
+
+def test_info_describes_a_saved_model(capsys, tmp_path):
+    from skysift.models import create_model
+    from skysift.preprocessing import Pipeline
+    from skysift.training.checkpoint import save_model
+
+    model = create_model("mlp", num_classes=3, input_length=50, hidden_dims=[8])
+    pipe = Pipeline.from_config({"kind": "spectra", "steps": [
+        {"regrid": {"start_aa": 4000.0, "stop_aa": 9000.0, "num": 50}}, "standardize"]})
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    save_model(run_dir / "model.pt", model, model_name="mlp",
+               model_kwargs={"num_classes": 3, "input_length": 50, "hidden_dims": [8]},
+               pipeline=pipe, class_names=["a", "b", "c"], input_shape=(1, 50),
+               metadata={"test_metrics": {"accuracy": 0.91234, "n_test": 1200},
+                         "prior_shift": [0.5, 0.3, 0.2]})
+    code, out, _ = run(capsys, "info", str(run_dir))
+    assert code == 0
+    assert re.search(r"^model\s+mlp \([\d,]+ parameters\), classification$", out, re.M)
+    assert "classes" in out and "3: a, b, c" in out
+    assert "regrid(start_aa=4000.0" in out and "standardize(" in out
+    assert "(0.500, 0.300, 0.200) divided out" in out
+    assert re.search(r"^test accuracy\s+0.9123$", out, re.M)
+    assert re.search(r"^test objects\s+1,200$", out, re.M)
+    code, out, _ = run(capsys, "info", str(run_dir / "model.pt"), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["classes"] == ["a", "b", "c"]
+    assert data["n_parameters"] == sum(p.numel() for p in model.parameters())
+    assert [s["step"] for s in data["preparation"]] == ["regrid", "standardize"]
