@@ -9,7 +9,7 @@ import click
 
 
 def _is_model(path: Path) -> bool:
-    """A model file, or a run directory (model.pt, no store marker)."""
+    """Return whether ``path`` is a model file or a run directory (model.pt, no store marker)."""
     if path.is_file():
         return path.suffix == ".pt"
     return (path / "model.pt").is_file() and not (path / "_skysift.json").exists()
