@@ -119,7 +119,10 @@ def load_model(path: str | os.PathLike, *, map_location: str = "cpu") -> LoadedM
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
-        raise DataFormatError(f"{path}: not a readable skysift model file ({e})") from e
+        raise DataFormatError(
+            f"{path}: not a readable skysift model file (torch.load: {type(e).__name__}: {e}); "
+            "expected a model.pt written by skysift train"
+        ) from e
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise DataFormatError(f"{path}: not a skysift model file (no '{MODEL_FORMAT}' tag)")
     if payload.get("format_version") != MODEL_FORMAT_VERSION:
