@@ -419,3 +419,28 @@ def test_ensemble_runs_are_checked(tmp_path):
     out = tmp_path / "o"
     with pytest.raises(SkysiftError, match="member 't2_z_ia' has no"):
         run_recipe(_write(tmp_path, ENSEMBLE), quick=True, out=out, runs=["t2_mean"])
+
+
+def test_ensemble_of_regressors_averages_their_predictions(tmp_path):
+    import json
+
+    from skysift.recipes import _ensemble
+
+    rng = np.random.default_rng(0)
+    ids = [f"o{i}" for i in range(20)]
+    z = rng.uniform(0.0, 0.8, 20)
+    preds = [z + rng.normal(0.0, 0.05, 20) for _ in range(2)]
+    for name, pred in zip(["a", "b"], preds, strict=True):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        pd.DataFrame({"object_id": ids, "true_redshift": z, "pred_redshift": pred}).iloc[::-1] \
+            .to_parquet(tmp_path / "runs" / name / "test_predictions.parquet", index=False)
+    run = {"name": "mean", "members": ["a", "b"]}
+    _ensemble(run, tmp_path, None, {}, True, "r")
+    out = pd.read_parquet(tmp_path / "runs" / "mean" / "test_predictions.parquet")
+    assert list(out.columns) == ["object_id", "true_redshift", "pred_redshift"]
+    assert list(out["object_id"]) == sorted(ids)  # members were stored in another order
+    order = np.argsort(ids)
+    np.testing.assert_allclose(out["pred_redshift"], ((preds[0] + preds[1]) / 2)[order])
+    np.testing.assert_allclose(out["true_redshift"], z[order])
+    metrics = json.loads((tmp_path / "runs" / "mean" / "metrics.json").read_text())
+    assert metrics  # the regression report was written

@@ -1110,6 +1110,7 @@ def _ensemble(run, out: Path, class_names, groups, regression: bool, recipe_name
     import pandas as pd
 
     from skysift.evaluation import write_report
+    from skysift.evaluation.evaluate import write_test_predictions
 
     frames = []
     for member in run["members"]:
@@ -1130,26 +1131,23 @@ def _ensemble(run, out: Path, class_names, groups, regression: bool, recipe_name
             )
     run_dir = out / "runs" / run["name"]
     run_dir.mkdir(parents=True, exist_ok=True)
-    result = frames[0][["object_id"]].copy()
     if regression:
         (true,) = [c for c in frames[0] if c.startswith("true_")]
-        pred = true.replace("true_", "pred_", 1)
-        result[true] = frames[0][true]
-        result[pred] = np.mean([f[pred].to_numpy(float) for f in frames], axis=0)
-        report = {"y_true": result[true].to_numpy(float), "y_pred": result[pred].to_numpy(float),
-                  "task": "regression"}
+        target = true.removeprefix("true_")
+        y = frames[0][true].to_numpy(float)
+        mean = np.mean([f[f"pred_{target}"].to_numpy(float) for f in frames], axis=0)
+        report = {"y_true": y, "y_pred": mean, "task": "regression"}
     else:
-        cols = [f"prob_{c}" for c in class_names]
-        prob = np.mean([f[cols].to_numpy(float) for f in frames], axis=0)
-        result[cols] = prob
-        result["true_class"] = frames[0]["true_class"]
-        result["pred_class"] = np.asarray(class_names)[prob.argmax(1)]
-        result["pred_prob"] = prob.max(1)
+        target = "label"
         index = {c: i for i, c in enumerate(class_names)}
-        report = {"y_true": np.array([index[c] for c in result["true_class"].astype(str)]),
-                  "y_prob": prob, "class_names": list(class_names), "task": "classification",
-                  "binary_groups": dict(groups) or None}
-    result.to_parquet(run_dir / "test_predictions.parquet", index=False)
+        y = np.array([index[c] for c in frames[0]["true_class"].astype(str)])
+        mean = np.mean([f[[f"prob_{c}" for c in class_names]].to_numpy(float) for f in frames],
+                       axis=0)
+        report = {"y_true": y, "y_prob": mean, "class_names": list(class_names),
+                  "task": "classification", "binary_groups": dict(groups) or None}
+    write_test_predictions(run_dir / "test_predictions.parquet", frames[0]["object_id"].to_numpy(),
+                           mean, y, class_names=None if regression else class_names,
+                           target=target)
     (run_dir / "ensemble.json").write_text(json.dumps(
         {"members": list(run["members"]), "combination": "mean of the members' outputs"},
         indent=2))

@@ -384,6 +384,7 @@ def train_baseline(
     import pandas as pd
 
     from skysift.evaluation import write_report
+    from skysift.evaluation.evaluate import write_test_predictions
     from skysift.io.store import open_store
 
     t0 = time.perf_counter()
@@ -453,13 +454,8 @@ def train_baseline(
     prob[:, model.classes_] = model.predict_proba(features[test])
     run_dir = Path(out)
     run_dir.mkdir(parents=True, exist_ok=True)
-    frame = {"object_id": index[test].to_numpy()}
-    for i, name in enumerate(class_names):
-        frame[f"prob_{name}"] = prob[:, i]
-    frame["true_class"] = np.asarray(class_names)[y[test]]
-    frame["pred_class"] = np.asarray(class_names)[prob.argmax(1)]
-    frame["pred_prob"] = prob.max(1)
-    pd.DataFrame(frame).to_parquet(run_dir / "test_predictions.parquet", index=False)
+    write_test_predictions(run_dir / "test_predictions.parquet", index[test].to_numpy(), prob,
+                           y[test], class_names=class_names)
     config = {
         "baseline": "hist_gradient_boosting",
         "store": str(st.path),

@@ -10,7 +10,42 @@ import numpy as np
 
 from skysift.exceptions import DataFormatError
 
-__all__ = ["evaluate_store"]
+__all__ = ["evaluate_store", "write_test_predictions"]
+
+
+def write_test_predictions(
+    path: str | os.PathLike,
+    ids: Any,
+    out: np.ndarray,
+    y: np.ndarray,
+    *,
+    class_names: list[str] | None = None,
+    target: str = "label",
+) -> Path:
+    """Write a run's ``test_predictions.parquet``: one row per test object.
+
+    A classifier's rows (``class_names`` given; ``out`` the (N, C)
+    probabilities, ``y`` the true class indices) hold ``object_id``,
+    ``prob_<class>`` per class, ``true_class``, ``pred_class`` and
+    ``pred_prob``; a regressor's (``out`` and ``y`` of shape (N,)) hold
+    ``object_id``, ``true_<target>`` and ``pred_<target>``.
+    """
+    import pandas as pd
+
+    frame: dict[str, Any] = {"object_id": ids}
+    if class_names is not None:
+        names = np.asarray(class_names)
+        for i, name in enumerate(class_names):
+            frame[f"prob_{name}"] = out[:, i]
+        frame["true_class"] = names[y]
+        frame["pred_class"] = names[out.argmax(1)]
+        frame["pred_prob"] = out.max(1)
+    else:
+        frame[f"true_{target}"] = y
+        frame[f"pred_{target}"] = out
+    path = Path(path)
+    pd.DataFrame(frame).to_parquet(path, index=False)
+    return path
 
 
 def evaluate_store(

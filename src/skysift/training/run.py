@@ -484,21 +484,11 @@ def train_run(
 
 def _evaluate_test(data, test: np.ndarray, out: np.ndarray, run_dir: Path, config) -> dict[str, Any]:
     """Write test predictions, metrics.json and the report; return headline numbers."""
-    import pandas as pd
+    from skysift.evaluation.evaluate import write_test_predictions
 
-    ids = data.ids[test]
     y = data.y[test]
-    frame = {"object_id": ids}
-    if data.class_names is not None:
-        for i, name in enumerate(data.class_names):
-            frame[f"prob_{name}"] = out[:, i]
-        frame["true_class"] = np.asarray(data.class_names)[y]
-        frame["pred_class"] = np.asarray(data.class_names)[out.argmax(1)]
-        frame["pred_prob"] = out.max(1)
-    else:
-        frame[f"true_{config.data.target}"] = y
-        frame[f"pred_{config.data.target}"] = out
-    pd.DataFrame(frame).to_parquet(run_dir / "test_predictions.parquet", index=False)
+    write_test_predictions(run_dir / "test_predictions.parquet", data.ids[test], out, y,
+                           class_names=data.class_names, target=config.data.target)
     if len(test) == 0:
         return {"headline": {}}
     report = None
