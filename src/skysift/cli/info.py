@@ -86,8 +86,8 @@ def info(store: str, as_json: bool) -> None:
     With --json the same is printed as one JSON object (for a store the keys
     include kind, n_objects, classes, columns, size_bytes) for scripts.
 
-    Examples
-    --------
+    \b
+    Examples:
       skysift info data/lines
       skysift info runs/lines --json
     """
