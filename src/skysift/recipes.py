@@ -100,6 +100,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from skysift import software_versions
 from skysift.exceptions import SkysiftError
 
 __all__ = [
@@ -1481,6 +1482,7 @@ def _summary(recipe, quick, out, runs, splits, split_kinds, rows, t0) -> dict[st
             + ["--out", shlex.quote(str(out))]
         ),
         "machine": _machine(),
+        "software": software_versions(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "seed": recipe["seed"],
         # the first split (kept for readers of the earlier format)

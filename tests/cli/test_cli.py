@@ -212,6 +212,19 @@ def test_info_describes_a_saved_model(capsys, tmp_path):
     assert "(0.500, 0.300, 0.200) divided out" in out
     assert re.search(r"^test accuracy\s+0.9123$", out, re.M)
     assert re.search(r"^test objects\s+1,200$", out, re.M)
+    import platform
+
+    import torch
+
+    import skysift
+
+    # what wrote it: this skysift (its commit when run from a checkout), Python and torch
+    written = re.search(r"^written by\s+skysift (\S+)(?: \(commit ([0-9a-f]+(?:\+dirty)?)\))?, "
+                        r"Python (\S+), torch (\S+)$", out, re.M)
+    assert written, out
+    assert written.group(1) == skysift.__version__
+    assert written.group(3) == platform.python_version() and written.group(4) == torch.__version__
+    assert written.group(2) == skysift.software_versions()["commit"]
     code, out, _ = run(capsys, "info", str(run_dir / "model.pt"), "--json")
     data = json.loads(out)
     assert code == 0 and data["classes"] == ["a", "b", "c"]

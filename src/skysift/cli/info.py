@@ -69,6 +69,11 @@ def format_model_summary(info: dict[str, Any]) -> str:
         lines.append(("test " + key.replace("_", " "), str(value)))
     if meta.get("run_dir"):
         lines.append(("trained in", meta["run_dir"]))
+    sw = meta.get("software")
+    if sw:
+        lines.append(("written by", f"skysift {sw.get('skysift')}"
+                      + (f" (commit {sw['commit']})" if sw.get("commit") else "")
+                      + f", Python {sw.get('python')}, torch {sw.get('torch')}"))
     width = max(len(k) for k, _ in lines)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in lines)
 

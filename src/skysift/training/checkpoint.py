@@ -45,7 +45,8 @@ class LoadedModel:
         One prepared sample, without the batch axis.
     num_extra_features : int
     metadata : dict
-        Anything else saved (training metrics, run directory).
+        Anything else saved (training metrics, run directory; ``software``:
+        the skysift version and commit, Python and torch that wrote it).
     """
 
     model: Any
@@ -73,6 +74,8 @@ def save_model(
     metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Write a self-contained model file; see :func:`load_model`."""
+    from skysift import software_versions
+
     path = Path(path)
     payload = {
         "format": MODEL_FORMAT,
@@ -86,7 +89,7 @@ def save_model(
         "target": target,
         "input_shape": list(input_shape),
         "num_extra_features": int(getattr(model, "num_extra_features", 0)),
-        "metadata": dict(metadata or {}),
+        "metadata": {"software": software_versions(), **(metadata or {})},
     }
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
