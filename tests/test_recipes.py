@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from skysift.exceptions import SkysiftError
 from skysift.recipes import (
@@ -407,6 +408,17 @@ def test_seeded_members_share_the_split_and_the_ensemble_averages_them(tmp_path)
     from skysift.evaluation.metrics import weighted_log_loss
     expected = weighted_log_loss((~y).astype(int), (a + b) / 2)
     assert rows["t2_mean"]["log_loss"] == pytest.approx(expected, rel=1e-9)
+    # saved as one model (for predict / export) that gives the same mean
+    from skysift.training.checkpoint import load_model
+
+    ens = load_model(out / "runs" / "t2_mean")
+    assert [Path(p).parent.name for p in ens.metadata["members"]] == ["t2_z_ia", "t2_z_ia_seed11"]
+    assert ens.metadata["test_metrics"]["log_loss"] == pytest.approx(expected, rel=1e-9)
+    members = [load_model(out / "runs" / r) for r in ("t2_z_ia", "t2_z_ia_seed11")]
+    x, extra = torch.randn(6, *ens.input_shape), torch.randn(6, ens.num_extra_features)
+    with torch.inference_mode():
+        mean = sum(m.model(x, extra).double().softmax(1) for m in members) / 2
+        torch.testing.assert_close(ens.model(x, extra).double().softmax(1), mean, atol=1e-6, rtol=0)
 
 
 def test_ensemble_runs_are_checked(tmp_path):

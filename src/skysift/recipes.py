@@ -1154,6 +1154,14 @@ def _ensemble(run, out: Path, class_names, groups, regression: bool, recipe_name
         indent=2))
     write_report(run_dir, title=f"{run['name']} ({recipe_name}): mean of "
                  + ", ".join(run["members"]), **report)
+    # networks' ensembles are saved as one model for predict / export (trees have no model.pt)
+    models = [out / "runs" / m / "model.pt" for m in run["members"]]
+    if all(p.exists() for p in models):
+        from skysift.training.checkpoint import save_ensemble
+
+        headline = json.loads((run_dir / "metrics.json").read_text()).get("headline", {})
+        save_ensemble(models, run_dir / "model.pt",
+                      metadata={"run_dir": str(run_dir), "test_metrics": headline})
     return {"seconds": None, "reused": False}
 
 

@@ -75,3 +75,41 @@ def test_bad_arguments_are_readable(capsys, store, tmp_path, argv, message):
     code, _, err = run(capsys, *argv)
     assert code != 0
     assert message in err
+
+
+def test_ensemble_of_two_runs_predicts_their_mean_with_either_engine(capsys, store, tmp_path):
+    runs = []
+    for seed in (1, 2):
+        out = tmp_path / f"run{seed}"
+        code, _, err = run(
+            capsys, "train", "--data", store, "--model", "mlp", "--epochs", "2", "--batch-size", "32",
+            "--set", "model.params.hidden_dims=[16]", "--set", f"train.seed={seed}",
+            "--set", "data.split_seed=0", "--out", out, "--no-progress",
+        )
+        assert code == 0, err
+        runs.append(out)
+    code, stdout, err = run(capsys, "ensemble", *runs, "--out", tmp_path / "mean")
+    assert code == 0, err
+    assert "mean of 2 classification models" in stdout and "class_0, class_1, class_2" in stdout
+    code, _, err = run(capsys, "ensemble", *runs, "--out", tmp_path / "mean")
+    assert code == 1 and "already exists" in err
+    probs = {}
+    for name, model in [("a", runs[0]), ("b", runs[1]), ("mean", tmp_path / "mean")]:
+        code, _, err = run(capsys, "predict", model, "--data", store,
+                           "--out", tmp_path / f"{name}.parquet")
+        assert code == 0, err
+        probs[name] = pd.read_parquet(tmp_path / f"{name}.parquet").sort_values("object_id")
+    cols = ["prob_class_0", "prob_class_1", "prob_class_2"]
+    a, b = probs["a"][cols].to_numpy(), probs["b"][cols].to_numpy()
+    assert abs(a - b).max() > 1e-3  # two seeds: two models
+    assert abs(probs["mean"][cols].to_numpy() - (a + b) / 2).max() < 1e-6
+    # exported to ONNX and run by onnxruntime: the same mean
+    code, _, err = run(capsys, "export", tmp_path / "mean", "--out", tmp_path / "mean.onnx")
+    assert code == 0, err
+    code, _, err = run(capsys, "predict", tmp_path / "mean.onnx", "--data", store,
+                       "--out", tmp_path / "onnx.parquet")
+    assert code == 0, err
+    onnx = pd.read_parquet(tmp_path / "onnx.parquet").sort_values("object_id")
+    assert abs(onnx[cols].to_numpy() - (a + b) / 2).max() < 1e-4
+    code, stdout, _ = run(capsys, "info", tmp_path / "mean")
+    assert "ensemble" in stdout and str(runs[0].resolve() / "model.pt") in stdout

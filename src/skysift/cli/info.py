@@ -57,6 +57,10 @@ def format_model_summary(info: dict[str, Any]) -> str:
         params = ", ".join(f"{k}={v}" for k, v in step["params"].items())
         lines.append(("preparation" if i == 0 else "", f"{step['step']}({params})"))
     meta = info["metadata"]
+    if meta.get("members"):
+        for i, member in enumerate(meta["members"]):
+            lines.append(("members" if i == 0 else "", member))
+        lines.append(("combination", meta.get("combination", "?")))
     if meta.get("prior_shift"):
         prior = ", ".join(f"{p:.3f}" for p in meta["prior_shift"])
         lines.append(("prior shift", f"training class frequencies ({prior}) divided out"))

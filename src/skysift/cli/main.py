@@ -14,6 +14,7 @@ import click
 from skysift import __version__
 from skysift.cli import candidates as candidates_cmd
 from skysift.cli import demo, info, prepare, synth
+from skysift.cli import ensemble as ensemble_cmd
 from skysift.cli import evaluate as evaluate_cmd
 from skysift.cli import explain as explain_cmd
 from skysift.cli import explore as explore_cmd
@@ -39,6 +40,7 @@ def cli() -> None:
 
 cli.add_command(candidates_cmd.candidates)
 cli.add_command(demo.demo)
+cli.add_command(ensemble_cmd.ensemble)
 cli.add_command(explore_cmd.explore)
 cli.add_command(export_cmd.export)
 cli.add_command(ingest_cmd.ingest)

@@ -9,6 +9,7 @@ its JSON dict), the class names and what the model expects as input.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import torch
 
 from skysift.exceptions import DataFormatError
 
-__all__ = ["MODEL_FORMAT", "LoadedModel", "load_model", "save_model"]
+__all__ = ["MODEL_FORMAT", "LoadedModel", "load_model", "save_ensemble", "save_model"]
 
 MODEL_FORMAT = "skysift-model"
 MODEL_FORMAT_VERSION = 1
@@ -112,6 +113,7 @@ def load_model(path: str | os.PathLike, *, map_location: str = "cpu") -> LoadedM
         If the file is not a skysift model; the message names the path.
     """
     from skysift.models import create_model
+    from skysift.models.ensemble import ENSEMBLE_NAME, Ensemble
     from skysift.preprocessing.pipeline import Pipeline
 
     path = Path(path)
@@ -133,7 +135,10 @@ def load_model(path: str | os.PathLike, *, map_location: str = "cpu") -> LoadedM
             f"{path}: model format version {payload.get('format_version')} is not "
             f"supported (this skysift reads {MODEL_FORMAT_VERSION})"
         )
-    model = create_model(payload["model_name"], **payload["model_kwargs"])
+    if payload["model_name"] == ENSEMBLE_NAME:
+        model = Ensemble(**payload["model_kwargs"])
+    else:
+        model = create_model(payload["model_name"], **payload["model_kwargs"])
     model.load_state_dict(payload["state_dict"])
     model.eval()
     pipeline = (
@@ -150,4 +155,76 @@ def load_model(path: str | os.PathLike, *, map_location: str = "cpu") -> LoadedM
         input_shape=tuple(payload["input_shape"]),
         num_extra_features=payload["num_extra_features"],
         metadata=payload["metadata"],
+    )
+
+
+def save_ensemble(
+    members: Sequence[str | os.PathLike],
+    path: str | os.PathLike,
+    *,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write one model file that averages several saved models' outputs.
+
+    The members (model files or run directories) must read the same data the
+    same way: equal preparation pipelines, input shape, extra features, task,
+    target and class names (e.g. seeds of one configuration on one split).
+    Each keeps what it was saved with, a prior shift included, so the
+    ensemble's probabilities are the mean of theirs. ``skysift predict``,
+    ``export`` and ``info`` treat the file like any other model.
+
+    Raises
+    ------
+    DataFormatError
+        If a member differs from the first in any of the above; the message
+        names both and what differs.
+    """
+    from skysift.models.ensemble import ENSEMBLE_NAME, Ensemble
+
+    if len(members) < 2:
+        raise ValueError(f"an ensemble needs at least two models, got {len(members)}")
+    loaded = [load_model(m) for m in members]
+    first, first_name = loaded[0], str(members[0])
+    if any(m.model_name == ENSEMBLE_NAME for m in loaded):
+        raise DataFormatError("a member is itself an ensemble; list its members instead")
+
+    def what(m: LoadedModel) -> dict[str, Any]:
+        return {
+            "task": m.task,
+            "target": m.target,
+            "class names": m.class_names,
+            "input shape": tuple(m.input_shape),
+            "extra features": m.num_extra_features,
+            "preparation": None if m.pipeline is None else m.pipeline.to_dict(),
+        }
+
+    ref = what(first)
+    for name, m in zip(members[1:], loaded[1:], strict=True):
+        for key, value in what(m).items():
+            if value != ref[key]:
+                what_differs = (f"preparation differs from {first_name}'s" if key == "preparation"
+                                else f"{key} {value!r}, not {ref[key]!r} as in {first_name}")
+                raise DataFormatError(
+                    f"{name}: {what_differs}; the members of an ensemble must read the "
+                    "same data the same way"
+                )
+    net = Ensemble([{"model_name": m.model_name, "model_kwargs": m.model_kwargs} for m in loaded])
+    for member, m in zip(net.members, loaded, strict=True):
+        member.load_state_dict(m.model.state_dict())
+    return save_model(
+        path,
+        net,
+        model_name=ENSEMBLE_NAME,
+        model_kwargs={"members": net.member_specs},
+        pipeline=first.pipeline,
+        class_names=first.class_names,
+        target=first.target,
+        input_shape=first.input_shape,
+        metadata={
+            "members": [str((Path(m) / "model.pt" if Path(m).is_dir() else Path(m)).resolve())
+                        for m in members],
+            "combination": "mean of the members' probabilities"
+            if first.task == "classification" else "mean of the members' outputs",
+            **(metadata or {}),
+        },
     )
