@@ -10,15 +10,15 @@ import click
 @click.command()
 @click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
 @click.option("--out", required=True, type=click.Path(path_type=str),
-              help="model file to write (.pt), or a directory to hold model.pt.")
+              help="Model file to write (.pt), or a directory to hold model.pt.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model file.")
 def ensemble(models: tuple[str, ...], out: str, overwrite: bool) -> None:
     """Save MODELS (run directories or model.pt files) as one model averaging them.
 
     The ensemble's class probabilities are the mean of its members' (a
-    regressor's outputs are averaged). Seeds of one configuration differ as
-    much as settings do; their mean usually scores better than any one of
-    them. The members must read the same data the same way (same
+    regressor's outputs are averaged). Seeds of one configuration can differ
+    as much as settings do; on SNPCC the mean of six t2 seeds scored better
+    than each of them (docs/results.md 1 (f)). The members must read the same data the same way (same
     preparation, input shape, classes); each keeps its own prior shift.
     The result is used like any model: skysift predict, export, info.
 
