@@ -79,6 +79,10 @@ def test_profiles_know_class_tokens_and_extra_tokens():
     att = attention_maps(t2, torch.randn(2, 25, 2), torch.randn(2, 2))
     assert (att.num_prefix, att.num_extra, att.step) == (0, 2, 1)
     assert att.profile().shape == (2, 25)
+    # extras that enter only at the head are no tokens
+    t2 = create_model("t2", num_classes=3, in_channels=2, num_extra_features=2, extra_at="head")
+    att = attention_maps(t2, torch.randn(2, 25, 2), torch.randn(2, 2))
+    assert att.num_extra == 0 and att.profile().shape == (2, 25)
 
 
 def test_model_without_attention_is_refused():

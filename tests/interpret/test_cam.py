@@ -26,6 +26,12 @@ def _t2():
     return model, x, extra
 
 
+def _t2_both():
+    model = create_model("t2", num_classes=4, in_channels=3, num_extra_features=2,
+                         extra_at="both")
+    return model, torch.randn(5, 30, 3), torch.randn(5, 2)
+
+
 def _atx():
     model = create_model("atx", num_classes=4, in_channels=3, num_extra_features=2)
     return model, torch.randn(5, 40, 3), torch.randn(5, 2)
@@ -43,7 +49,8 @@ def _logits(model, x, extra):
         return model(x, extra).double().numpy()
 
 
-@pytest.mark.parametrize("build", [_t2, _atx, _cnn2d], ids=["t2", "atx", "cnn2d"])
+@pytest.mark.parametrize("build", [_t2, _t2_both, _atx, _cnn2d],
+                         ids=["t2", "t2-extras-twice", "atx", "cnn2d"])
 def test_mean_of_raw_cam_plus_bias_is_the_logit_of_every_class(build):
     model, x, extra = build()
     logits = _logits(model, x, extra)
@@ -61,6 +68,8 @@ def test_mean_of_raw_cam_plus_bias_is_the_logit_of_every_class(build):
             np.testing.assert_allclose(cam.head_extra.sum(axis=1), extra_part)
             score = score + extra_part
         np.testing.assert_allclose(score, logits[:, c], rtol=1e-5, atol=1e-5)
+        # extra features appended along time are the map's last positions
+        assert cam.num_extra == getattr(model, "extra_steps", 0)
 
 
 def test_normalised_map_sums_to_one_and_keeps_the_order():

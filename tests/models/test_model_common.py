@@ -160,6 +160,28 @@ def test_t2_appends_extra_features_along_time() -> None:
     torch.testing.assert_close(maps[0].sum(-1), torch.ones(2, 16, 102))
 
 
+@pytest.mark.parametrize(("extra_at", "steps", "head"), [("time", 2, 0), ("head", 0, 2), ("both", 2, 2)])
+def test_t2_extra_features_enter_where_asked(extra_at: str, steps: int, head: int) -> None:
+    model = _build("t2", num_extra_features=2, extra_at=extra_at).eval()
+    x, extra = make_batch(model, 3)
+    with torch.no_grad():
+        features = model.forward_features(x, extra)
+        logits = model(x, extra)
+        moved_features = model.forward_features(x, extra + 1.0)
+        moved = model(x, extra + 1.0)
+    assert model.extra_steps == steps and features.shape == (3, 32, 100 + steps)
+    fc = model.get_classifier()
+    assert fc.in_features == 32 + head
+    # the feature map depends on the extras only if they are time steps ...
+    assert torch.allclose(features, moved_features) == (steps == 0)
+    # ... and the logits always do; in the head, by their weights in the linear layer
+    assert not torch.allclose(logits, moved)
+    if steps == 0:
+        torch.testing.assert_close(moved - logits, fc.weight[:, 32:].sum(1).expand(3, -1))
+    with pytest.raises(ValueError, match="extra_at must be"):
+        _build("t2", num_extra_features=2, extra_at="tail")
+
+
 @pytest.mark.parametrize("length", [1, 7, 50, 101, 250])
 @pytest.mark.parametrize("name", ["t2", "atx"])
 def test_light_curve_models_accept_any_length(name: str, length: int) -> None:

@@ -165,7 +165,8 @@ def attention_maps(model: nn.Module, x: Any, extra: Any = None) -> AttentionMaps
         weights=weights,
         num_prefix=1 if has_cls else 0,
         # Without a class token, extra features are extra tokens (t2).
-        num_extra=0 if has_cls else int(getattr(model, "num_extra_features", 0) or 0),
+        num_extra=0 if has_cls else int(getattr(model, "extra_steps",
+                                                getattr(model, "num_extra_features", 0)) or 0),
         step=int(getattr(model, "patch_size", 1)),
     )
 

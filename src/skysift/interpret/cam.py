@@ -303,7 +303,8 @@ def class_activation_map(
         feature_shape=tuple(features.shape[2:]),
         # Extra features that do not enter the linear layer directly were
         # appended along the sequence (t2): they are its last R positions.
-        num_extra=num_extra_features if head_r == 0 and features.ndim == 3 else 0,
+        num_extra=(int(getattr(model, "extra_steps", num_extra_features if head_r == 0 else 0))
+                   if features.ndim == 3 else 0),
         head_extra=head_extra,
     )
     expected = result.logits[np.arange(batch), result.target]

@@ -62,6 +62,10 @@ class T2(SkysiftModel):
         Number N of transformer blocks.
     drop_rate : float, default 0.1
         Dropout inside the blocks (seed 003's ``droprate``).
+    extra_at : {"time", "head", "both"}, default "time"
+        Where the extra features enter: as R extra time steps (seed 003),
+        concatenated to the pooled vector before the linear layer (as atx
+        does), or both.
 
     Notes
     -----
@@ -94,6 +98,7 @@ class T2(SkysiftModel):
         ff_dim: int = 128,
         depth: int = 1,
         drop_rate: float = 0.1,
+        extra_at: str = "time",
     ) -> None:
         super().__init__()
         self.num_classes = check_positive_int("num_classes", num_classes)
@@ -109,6 +114,11 @@ class T2(SkysiftModel):
         check_positive_int("ff_dim", ff_dim)
         check_positive_int("depth", depth)
         drop_rate = check_rate("drop_rate", drop_rate)
+        if extra_at not in ("time", "head", "both"):
+            raise ValueError(f"extra_at must be 'time', 'head' or 'both', got {extra_at!r}")
+        self.extra_at = extra_at
+        #: extra features appended along time (the last positions of the feature map)
+        self.extra_steps = num_extra_features if extra_at in ("time", "both") else 0
         self.input_shape = (input_length, in_channels)
 
         self.embedding = nn.Conv1d(in_channels, d_model, kernel_size=1)
@@ -118,7 +128,11 @@ class T2(SkysiftModel):
             TransformerBlock(d_model, num_heads, ff_dim, drop_rate=drop_rate)
             for _ in range(depth)
         )
-        self.head = GlobalPoolHead(d_model, num_classes)
+        self.head = GlobalPoolHead(
+            d_model,
+            num_classes,
+            num_extra_features=num_extra_features if extra_at in ("head", "both") else 0,
+        )
         self.num_features = self.head.num_features
 
     def _embed(self, x: torch.Tensor, extra: torch.Tensor | None) -> torch.Tensor:
@@ -130,7 +144,7 @@ class T2(SkysiftModel):
             )
         self._check_extra(x, extra)
         x = x.transpose(1, 2)  # (B, L, M) -> (B, M, L)
-        if self.num_extra_features:
+        if self.extra_steps:
             # Each feature becomes one time step, repeated in every passband.
             steps = (
                 extra.to(x.dtype).unsqueeze(1).expand(-1, x.shape[1], -1)
@@ -142,7 +156,7 @@ class T2(SkysiftModel):
     def forward_features(
         self, x: torch.Tensor, extra: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Return the transformer output as ``(B, d, L')`` before pooling."""
+        """Return the transformer output as ``(B, d, L')`` before pooling (L' = L + extra_steps)."""
         x = self._embed(x, extra)
         for block in self.blocks:
             x = block(x)
@@ -155,8 +169,8 @@ class T2(SkysiftModel):
         *,
         pre_logits: bool = False,
     ) -> torch.Tensor:
-        """Average over time and return logits ``(B, num_classes)``."""
-        return self.head(features, pre_logits=pre_logits)
+        """Average over time (append ``extra`` if it enters here); logits ``(B, C)``."""
+        return self.head(features, extra, pre_logits=pre_logits)
 
     def get_classifier(self) -> nn.Linear:
         """Return the final linear layer."""
