@@ -70,6 +70,11 @@ def test_synthetic_recipe_runs_and_learns(tmp_path):
         assert set(pred["object_id"]) == test_ids
         assert (out / "runs" / run / "report.html").exists()
     assert (out / "runs" / "t2_z_ia" / "model.pt").exists()
+    # each row carries the validation loss that chose its epoch / number of trees
+    history = pd.read_csv(out / "runs" / "t2_z_ia" / "metrics.csv")
+    assert rows["t2_z_ia"]["val_loss"] == pytest.approx(history["val_loss"].min(), rel=1e-6)
+    trees = json.loads((out / "runs" / "baseline_z_ia" / "baseline.json").read_text())
+    assert rows["baseline_z_ia"]["val_loss"] == trees["val_loss"] > 0
     saved = json.loads((out / "results.json").read_text())
     assert saved["seed"] == 7 and saved["split"]["sizes"] == {"train": 144, "val": 24, "test": 72}
     table = (out / "results.md").read_text()

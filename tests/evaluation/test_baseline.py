@@ -130,6 +130,9 @@ def test_rounds_are_chosen_by_the_matching_validation_log_loss(class_weight):
     losses = [log_loss(yv, p, sample_weight=w, labels=[0, 1])
               for p in model.estimator_.staged_predict_proba(X[600:])]
     assert model.n_iter_ == int(np.argmin(losses)) + 1
+    # the loss it reached there, to compare configurations on validation data
+    assert model.val_loss_ == pytest.approx(min(losses), rel=1e-9)
+    assert GradientBoostedBaseline(max_iter=5).fit(X[:600], y[:600]).val_loss_ is None
 
 
 def test_balanced_class_weight_raises_the_minority_probabilities():

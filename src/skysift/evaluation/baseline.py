@@ -266,6 +266,7 @@ class GradientBoostedBaseline:
         self.classes_ = self.estimator_.classes_
         self.prior_ = np.unique(np.asarray(y), return_counts=True)[1] / len(y)
         self.n_iter_ = int(self.estimator_.n_iter_)
+        self.val_loss_ = None
         if X_val is not None and y_val is not None and len(y_val):
             self.n_iter_ = self._best_rounds(X_val, np.asarray(y_val))
         return self
@@ -291,6 +292,7 @@ class GradientBoostedBaseline:
             losses = [weighted_log_loss(y, p[ok]) for p in staged]
         else:
             losses = [-np.mean(np.log(np.clip(p[ok, y], 1e-15, 1.0))) for p in staged]
+        self.val_loss_ = float(np.min(losses))
         return int(np.argmin(losses)) + 1
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -463,6 +465,7 @@ def train_baseline(
         "params": dict(params or {}),
         "exclude_features": list(exclude_features),
         "n_iter": model.n_iter_,
+        "val_loss": model.val_loss_,
         "features": names,
     }
     (run_dir / "baseline.json").write_text(json.dumps(config, indent=2))
