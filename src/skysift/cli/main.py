@@ -13,6 +13,7 @@ import click
 
 from skysift import __version__
 from skysift.cli import candidates as candidates_cmd
+from skysift.cli import compare as compare_cmd
 from skysift.cli import demo, info, prepare, synth
 from skysift.cli import ensemble as ensemble_cmd
 from skysift.cli import evaluate as evaluate_cmd
@@ -39,6 +40,7 @@ def cli() -> None:
 
 
 cli.add_command(candidates_cmd.candidates)
+cli.add_command(compare_cmd.compare)
 cli.add_command(demo.demo)
 cli.add_command(ensemble_cmd.ensemble)
 cli.add_command(explore_cmd.explore)

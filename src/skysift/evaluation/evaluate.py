@@ -10,7 +10,7 @@ import numpy as np
 
 from skysift.exceptions import DataFormatError
 
-__all__ = ["evaluate_store", "write_test_predictions"]
+__all__ = ["compare_runs", "evaluate_store", "read_test_predictions", "write_test_predictions"]
 
 
 def write_test_predictions(
@@ -46,6 +46,124 @@ def write_test_predictions(
     path = Path(path)
     pd.DataFrame(frame).to_parquet(path, index=False)
     return path
+
+
+def read_test_predictions(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a classifier run's ``test_predictions.parquet`` (or its run directory).
+
+    Returns
+    -------
+    dict
+        ``path``, ``ids`` (str, sorted), ``class_names``, ``y`` (true class
+        indices) and ``prob`` (N, C), rows in the order of ``ids``.
+
+    Raises
+    ------
+    DataFormatError
+        If the file is missing, holds a regressor's predictions, or lacks
+        columns; the message names the file.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "test_predictions.parquet"
+    if not path.exists():
+        raise DataFormatError(f"{path}: no such file (a run directory holds test_predictions.parquet)")
+    frame = pd.read_parquet(path)
+    classes = [c.removeprefix("prob_") for c in frame.columns if c.startswith("prob_")]
+    if not classes or "true_class" not in frame or "object_id" not in frame:
+        raise DataFormatError(
+            f"{path}: not a classifier's test predictions (needs object_id, prob_<class> "
+            f"and true_class; has {list(frame.columns)})"
+        )
+    frame["object_id"] = frame["object_id"].astype(str)
+    frame = frame.sort_values("object_id", kind="stable").reset_index(drop=True)
+    index = {c: i for i, c in enumerate(classes)}
+    truth = frame["true_class"].astype(str)
+    unknown = sorted(set(truth) - set(index))
+    if unknown:
+        raise DataFormatError(f"{path}: true classes {unknown} have no prob_ column")
+    return {"path": path, "ids": frame["object_id"].to_numpy(), "class_names": classes,
+            "y": truth.map(index).to_numpy(np.int64),
+            "prob": frame[[f"prob_{c}" for c in classes]].to_numpy(np.float64)}
+
+
+def compare_runs(
+    runs: list[str | os.PathLike],
+    *,
+    metric: str = "log_loss",
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Compare classifier runs on their common test set, each against the first.
+
+    Every run must have predicted the same objects with the same true
+    classes (runs of one recipe split, or one ``skysift evaluate`` set). The
+    first run is the reference; for each other one the difference
+    ``metric(run) - metric(first)`` comes with a paired bootstrap interval
+    (:func:`skysift.evaluation.metrics.paired_bootstrap`): an interval that
+    contains 0 means this test set cannot tell the two apart.
+
+    Parameters
+    ----------
+    runs : list of path-like
+        Run directories (or their ``test_predictions.parquet``); two or more.
+    metric : {"log_loss", "accuracy", "roc_auc"}, default "log_loss"
+        Flat-weighted log-loss (seed 003 eq. 3.20), accuracy, or macro
+        one-vs-rest ROC AUC.
+    n_boot, level, seed
+        As in :func:`~skysift.evaluation.metrics.paired_bootstrap`.
+
+    Returns
+    -------
+    list of dict
+        One per run: ``run``, ``value``; and for all but the first
+        ``difference``, ``low``, ``high``, ``p_not_below``.
+    """
+    from skysift.evaluation.metrics import (
+        accuracy_score,
+        paired_bootstrap,
+        roc_auc_score,
+        weighted_log_loss,
+    )
+
+    functions = {"log_loss": weighted_log_loss, "accuracy": accuracy_score,
+                 "roc_auc": roc_auc_score}
+    if metric not in functions:
+        raise ValueError(f"metric must be one of {sorted(functions)}, got {metric!r}")
+    if len(runs) < 2:
+        raise ValueError(f"compare needs at least two runs, got {len(runs)}")
+    fn = functions[metric]
+    read = [read_test_predictions(r) for r in runs]
+    ref = read[0]
+    for other in read[1:]:
+        if other["class_names"] != ref["class_names"]:
+            raise DataFormatError(
+                f"{other['path']}: classes {other['class_names']}, not {ref['class_names']} "
+                f"as in {ref['path']}; compare runs of one task"
+            )
+        if not np.array_equal(other["ids"], ref["ids"]):
+            only = sorted(set(other["ids"]) ^ set(ref["ids"]))
+            raise DataFormatError(
+                f"{other['path']}: predicted other objects than {ref['path']} "
+                f"({len(other['ids'])} against {len(ref['ids'])}; e.g. {only[:3]}); "
+                "compare runs tested on one split"
+            )
+        if not np.array_equal(other["y"], ref["y"]):
+            raise DataFormatError(
+                f"{other['path']}: true classes differ from {ref['path']}'s for "
+                f"{int(np.sum(other['y'] != ref['y']))} objects"
+            )
+    rows = [{"run": str(runs[0]), "value": float(fn(ref["y"], ref["prob"]))}]
+    for run, other in zip(runs[1:], read[1:], strict=True):
+        boot = paired_bootstrap(fn, ref["y"], other["prob"], ref["prob"], n_boot=n_boot,
+                                level=level, seed=seed)
+        rows.append({"run": str(run), "value": boot["a"], "difference": boot["difference"],
+                     "low": boot["low"], "high": boot["high"],
+                     "p_not_below": boot["p_not_below"]})
+    return rows
 
 
 def evaluate_store(
