@@ -91,10 +91,21 @@ def test_ensemble_of_two_runs_predicts_their_mean_with_either_engine(capsys, sto
     code, stdout, err = run(capsys, "ensemble", *runs, "--out", tmp_path / "mean")
     assert code == 0, err
     assert "mean of 2 classification models" in stdout and "class_0, class_1, class_2" in stdout
+    # both members were tested on one split: their mean test predictions sit beside the model
+    tests = [pd.read_parquet(r / "test_predictions.parquet").sort_values("object_id") for r in runs]
+    mean_test = pd.read_parquet(tmp_path / "mean" / "test_predictions.parquet")
+    cols = ["prob_class_0", "prob_class_1", "prob_class_2"]
+    assert list(mean_test["object_id"]) == sorted(tests[0]["object_id"])
+    assert abs(mean_test[cols].to_numpy() - (tests[0][cols].to_numpy() + tests[1][cols].to_numpy()) / 2
+               ).max() < 1e-12
+    assert f"averaged into {tmp_path / 'mean' / 'test_predictions.parquet'}" in stdout
+    code, stdout, err = run(capsys, "compare", runs[0], tmp_path / "mean", "--n-boot", "100")
+    assert code == 0, err
+    assert str(tmp_path / "mean") in stdout
     code, _, err = run(capsys, "ensemble", *runs, "--out", tmp_path / "mean")
     assert code == 1 and "already exists" in err
     probs = {}
-    for name, model in [("a", runs[0]), ("b", runs[1]), ("mean", tmp_path / "mean")]:
+    for name, model in [("a", runs[0]), ("b", runs[1]), ("mean", tmp_path / "mean")]:  # all objects
         code, _, err = run(capsys, "predict", model, "--data", store,
                            "--out", tmp_path / f"{name}.parquet")
         assert code == 0, err

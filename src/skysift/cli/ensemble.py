@@ -20,11 +20,14 @@ def ensemble(models: tuple[str, ...], out: str, overwrite: bool) -> None:
     as much as settings do; on SNPCC the mean of six t2 seeds scored better
     than each of them (docs/results.md 1 (f)). The members must read the same data the same way (same
     preparation, input shape, classes); each keeps its own prior shift.
-    The result is used like any model: skysift predict, export, info.
+    The result is used like any model: skysift predict, export, info. When
+    the members are run directories tested on one split, their mean test
+    predictions are written beside it, for skysift compare.
 
     \b
     Examples:
       skysift ensemble runs/t2_s1 runs/t2_s2 runs/t2_s3 --out runs/t2_x3
+      skysift compare runs/t2_s1 runs/t2_x3
       skysift predict runs/t2_x3 --data alerts_store --out predictions.parquet
     """
     from skysift.training.checkpoint import load_model, save_ensemble
@@ -44,4 +47,31 @@ def ensemble(models: tuple[str, ...], out: str, overwrite: bool) -> None:
         f"({loaded.model.num_parameters():,} parameters"
         + (f"; classes {', '.join(loaded.class_names)}" if loaded.class_names else "")
         + ")"
+    )
+    _average_test_predictions(models, target.parent, loaded)
+
+
+def _average_test_predictions(models, out_dir: Path, loaded) -> None:
+    """Write the members' mean test predictions beside the model, when they share a test set."""
+    from skysift.evaluation.evaluate import (
+        average_test_predictions,
+        read_test_predictions,
+    )
+    from skysift.evaluation.metrics import weighted_log_loss
+    from skysift.exceptions import DataFormatError
+
+    files = [Path(m) / "test_predictions.parquet" for m in models]
+    if loaded.class_names is None or not all(f.exists() for f in files):
+        return
+    try:
+        mean = average_test_predictions(files, out_dir / "test_predictions.parquet")
+    except DataFormatError as e:
+        click.echo(f"no test predictions written: {e}")
+        return
+    each = ", ".join(f"{weighted_log_loss(r['y'], r['prob']):.4f}"
+                     for r in map(read_test_predictions, files))
+    click.echo(
+        f"test predictions of their common test split averaged into {mean['path']} "
+        f"({len(mean['ids']):,} objects; log-loss {weighted_log_loss(mean['y'], mean['prob']):.4f}, "
+        f"members {each}); compare it with skysift compare"
     )

@@ -10,7 +10,13 @@ import numpy as np
 
 from skysift.exceptions import DataFormatError
 
-__all__ = ["compare_runs", "evaluate_store", "read_test_predictions", "write_test_predictions"]
+__all__ = [
+    "average_test_predictions",
+    "compare_runs",
+    "evaluate_store",
+    "read_test_predictions",
+    "write_test_predictions",
+]
 
 
 def write_test_predictions(
@@ -89,6 +95,51 @@ def read_test_predictions(path: str | os.PathLike) -> dict[str, Any]:
             "prob": frame[[f"prob_{c}" for c in classes]].to_numpy(np.float64)}
 
 
+def _check_same_test_set(ref: dict[str, Any], other: dict[str, Any], what: str) -> None:
+    """Refuse test predictions of other classes, objects or truths than ``ref``'s."""
+    if other["class_names"] != ref["class_names"]:
+        raise DataFormatError(
+            f"{other['path']}: classes {other['class_names']}, not {ref['class_names']} "
+            f"as in {ref['path']}; {what} runs of one task"
+        )
+    if not np.array_equal(other["ids"], ref["ids"]):
+        only = sorted(set(other["ids"]) ^ set(ref["ids"]))
+        raise DataFormatError(
+            f"{other['path']}: predicted other objects than {ref['path']} "
+            f"({len(other['ids'])} against {len(ref['ids'])}; e.g. {only[:3]}); "
+            f"{what} runs tested on one split"
+        )
+    if not np.array_equal(other["y"], ref["y"]):
+        raise DataFormatError(
+            f"{other['path']}: true classes differ from {ref['path']}'s for "
+            f"{int(np.sum(other['y'] != ref['y']))} objects"
+        )
+
+
+def average_test_predictions(
+    runs: list[str | os.PathLike], path: str | os.PathLike
+) -> dict[str, Any]:
+    """Write the mean of classifier runs' test probabilities as one run's file.
+
+    What an ensemble of the runs predicts on their common test split (see
+    :func:`skysift.training.checkpoint.save_ensemble`), so that it can be
+    evaluated and compared like a run. Returns ``ids``, ``class_names``, ``y``
+    and ``prob`` (the mean) as :func:`read_test_predictions` does.
+
+    Raises
+    ------
+    DataFormatError
+        If the runs were tested on other objects, classes or truths.
+    """
+    read = [read_test_predictions(r) for r in runs]
+    for other in read[1:]:
+        _check_same_test_set(read[0], other, "average")
+    mean = {**read[0], "prob": np.mean([r["prob"] for r in read], axis=0)}
+    mean["path"] = write_test_predictions(path, mean["ids"], mean["prob"], mean["y"],
+                                          class_names=mean["class_names"])
+    return mean
+
+
 def compare_runs(
     runs: list[str | os.PathLike],
     *,
@@ -139,23 +190,7 @@ def compare_runs(
     read = [read_test_predictions(r) for r in runs]
     ref = read[0]
     for other in read[1:]:
-        if other["class_names"] != ref["class_names"]:
-            raise DataFormatError(
-                f"{other['path']}: classes {other['class_names']}, not {ref['class_names']} "
-                f"as in {ref['path']}; compare runs of one task"
-            )
-        if not np.array_equal(other["ids"], ref["ids"]):
-            only = sorted(set(other["ids"]) ^ set(ref["ids"]))
-            raise DataFormatError(
-                f"{other['path']}: predicted other objects than {ref['path']} "
-                f"({len(other['ids'])} against {len(ref['ids'])}; e.g. {only[:3]}); "
-                "compare runs tested on one split"
-            )
-        if not np.array_equal(other["y"], ref["y"]):
-            raise DataFormatError(
-                f"{other['path']}: true classes differ from {ref['path']}'s for "
-                f"{int(np.sum(other['y'] != ref['y']))} objects"
-            )
+        _check_same_test_set(ref, other, "compare")
     rows = [{"run": str(runs[0]), "value": float(fn(ref["y"], ref["prob"]))}]
     for run, other in zip(runs[1:], read[1:], strict=True):
         boot = paired_bootstrap(fn, ref["y"], other["prob"], ref["prob"], n_boot=n_boot,
