@@ -103,7 +103,7 @@ def test_snpcc_quick_recipes_run_both_splits_and_learn(tmp_path):
     except FileNotFoundError:
         pytest.skip("../shared/data (SNPCC) is absent")
     full = load_recipe(SNPCC_FULL)
-    assert len(full["runs"]) == 70  # the matrix (28), twenty-five t2 runs to convergence, four ensembles, two asinh atx, eight re-weighted baselines, three ablations
+    assert len(full["runs"]) == 71  # the matrix (28), twenty-six t2 runs to convergence, four ensembles, two asinh atx, eight re-weighted baselines, three ablations
     out = tmp_path / "snpcc"
     summary = run_recipe(SNPCC_FULL, quick=True, out=out)
     rows = {r["run"]: r for r in summary["runs"]}
