@@ -20,10 +20,9 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
 
-
 @functools.cache
-def _git_commit() -> str | None:
-    """Commit of the source checkout this package runs from (``+dirty`` if edited), or None."""
+def source_commit() -> str | None:
+    """Return the commit of the git checkout skysift runs from (``+dirty`` if edited), or None."""
     root = Path(__file__).resolve().parents[2]
     if not (root / ".git").exists():
         return None  # an installed wheel: the version says it all
@@ -45,7 +44,7 @@ def software_versions() -> dict[str, str | None]:
     """
     import torch
 
-    return {"skysift": __version__, "commit": _git_commit(),
+    return {"skysift": __version__, "commit": source_commit(),
             "python": platform.python_version(), "torch": str(torch.__version__)}
 
 
@@ -57,4 +56,5 @@ __all__ = [
     "UnknownModelError",
     "__version__",
     "software_versions",
+    "source_commit",
 ]

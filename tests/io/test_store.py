@@ -73,6 +73,12 @@ def test_manifest_counts_and_schema_version(spectra_store):
     assert info["size_bytes"] == sum(
         os.path.getsize(store.path / f) for f in os.listdir(store.path)
     )
+    # what wrote it: the version, and the source commit when run from a checkout
+    import skysift
+
+    manifest = json.loads((store.path / MANIFEST_NAME).read_text())
+    assert manifest["skysift_version"] == skysift.__version__
+    assert manifest["skysift_commit"] == skysift.source_commit()
 
 
 def test_random_access_by_id_keeps_requested_order(spectra_store):

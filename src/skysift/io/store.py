@@ -491,10 +491,10 @@ class StoreWriter:
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "attrs": self.attrs,
         }
-        from skysift import __version__, software_versions
+        from skysift import __version__, source_commit
 
         manifest["skysift_version"] = __version__
-        manifest["skysift_commit"] = software_versions()["commit"]
+        manifest["skysift_commit"] = source_commit()
         manifest_path = self._tmp / MANIFEST_NAME
         with open(manifest_path, "w") as f:
             json.dump(manifest, f, indent=2, default=_json_default)
