@@ -91,6 +91,20 @@ def test_synthetic_recipe_runs_and_learns(tmp_path):
     assert all(r["reused"] for r in again["runs"])
     assert again["runs"][0]["log_loss"] == rows["t2_z_ia"]["log_loss"]
     assert "--runs baseline_z_ia,t2_z_ia" in again["command"]
+    # ... and the same once the output directory has been moved (its files record where
+    # they were made): nothing is prepared or trained again
+    import shutil
+
+    moved = tmp_path / "elsewhere" / "out"
+    shutil.copytree(out, moved)
+    shutil.rmtree(out)
+    markers = [moved / m.relative_to(out) for m in markers]
+    before = [m.stat().st_mtime_ns for m in markers]
+    builds = sorted(p.name for p in (moved / "work").glob("*/*"))
+    again = run_recipe(recipe, quick=True, out=moved, runs=["baseline_z_ia", "t2_z_ia"])
+    assert [m.stat().st_mtime_ns for m in markers] == before
+    assert all(r["reused"] for r in again["runs"])
+    assert sorted(p.name for p in (moved / "work").glob("*/*")) == builds  # no second build
     with pytest.raises(SkysiftError, match=r"no run\(s\) named \['atx'\]"):
         run_recipe(recipe, quick=True, out=out, runs=["atx"])
 

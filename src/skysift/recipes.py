@@ -428,6 +428,19 @@ def _data_dir_candidates(recipe: Mapping[str, Any], block: Mapping[str, Any] | N
     return tried
 
 
+def _portable(path: Any) -> str:
+    """Return a path inside a recipe's output directory from its ``work/`` or ``runs/`` on.
+
+    Cache keys and reuse checks compare these, so an output directory that
+    is moved or copied elsewhere is still recognised as holding its builds
+    (its files record the absolute paths of where they were made). Paths
+    outside any ``work``/``runs`` directory are kept whole.
+    """
+    parts = Path(str(path)).parts
+    marks = [i for i, part in enumerate(parts) if part in ("work", "runs")]
+    return "/".join(parts[marks[-1]:]) if marks else str(path)
+
+
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -640,7 +653,7 @@ def _prepare(name: str, config: Mapping[str, Any], source: Path, work: Path,
         if "from" not in config:
             return source
     feed = base if base is not None else source
-    key = {"source": str(feed), "source_key": _stored_key(feed),
+    key = {"source": _portable(feed), "source_key": _stored_key(feed),
            "prepare": dict(config)}
     out = work / "prepared" / f"{name}-{_digest(key)[:8]}"
     if _cached(out, key):
@@ -752,7 +765,7 @@ def _relabel(task: str, spec: Mapping[str, Any], prepared: Path, work: Path,
             )
     if not label_map and not need:
         return prepared
-    key = {"prepared": str(prepared), "label_map": label_map, "columns": need,
+    key = {"prepared": _portable(prepared), "label_map": label_map, "columns": need,
            "prepared_key": _stored_key(prepared)}
     out = work / "tasks" / f"{prepared.name}-{task}"
     if _cached(out, key):
@@ -1073,7 +1086,11 @@ def _finished_train_run(config: Any, run_dir: Path) -> dict[str, Any] | None:
         saved = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text())).to_dict()
     except (ValueError, TypeError):
         return None
-    if saved != config_from_dict(config.to_dict()).to_dict():
+    current = config_from_dict(config.to_dict()).to_dict()
+    for cfg in (saved, current):  # paths inside OUT compare from work/, runs/ (OUT may move)
+        cfg["out"] = _portable(cfg["out"])
+        cfg["data"]["path"] = _portable(cfg["data"]["path"])
+    if saved != current:
         return None
     import pandas as pd
 
@@ -1089,7 +1106,8 @@ def _finished_baseline(run_dir: Path, store: Path, use_z: bool, params: Mapping[
     if not all((run_dir / f).exists() for f in files):
         return None
     saved = json.loads((run_dir / "baseline.json").read_text())
-    same = (saved.get("store") == str(store) and saved.get("use_redshift") == use_z
+    same = (_portable(saved.get("store", "")) == _portable(store)
+            and saved.get("use_redshift") == use_z
             and saved.get("params") == dict(params)
             and list(saved.get("exclude_features", [])) == list(exclude))
     return {"n_iter": saved["n_iter"], "seconds": None, "reused": True} if same else None
