@@ -18,8 +18,9 @@ def ensemble(models: tuple[str, ...], out: str, overwrite: bool) -> None:
     The ensemble's class probabilities are the mean of its members' (a
     regressor's outputs are averaged). Seeds of one configuration can differ
     as much as settings do; on SNPCC the mean of six t2 seeds scored better
-    than each of them (docs/results.md 1 (f)). The members must read the same data the same way (same
-    preparation, input shape, classes); each keeps its own prior shift.
+    than each of them (docs/results.md 1 (f)). The members must read the same
+    data the same way (same preparation, input shape, classes); each keeps
+    its own prior shift.
     The result is used like any model: skysift predict, export, info. When
     the members are run directories tested on one split, their mean test
     predictions are written beside it, for skysift compare.
@@ -53,10 +54,7 @@ def ensemble(models: tuple[str, ...], out: str, overwrite: bool) -> None:
 
 def _average_test_predictions(models, out_dir: Path, loaded) -> None:
     """Write the members' mean test predictions beside the model, when they share a test set."""
-    from skysift.evaluation.evaluate import (
-        average_test_predictions,
-        read_test_predictions,
-    )
+    from skysift.evaluation.evaluate import average_test_predictions
     from skysift.evaluation.metrics import weighted_log_loss
     from skysift.exceptions import DataFormatError
 
@@ -68,8 +66,7 @@ def _average_test_predictions(models, out_dir: Path, loaded) -> None:
     except DataFormatError as e:
         click.echo(f"no test predictions written: {e}")
         return
-    each = ", ".join(f"{weighted_log_loss(r['y'], r['prob']):.4f}"
-                     for r in map(read_test_predictions, files))
+    each = ", ".join(f"{weighted_log_loss(r['y'], r['prob']):.4f}" for r in mean["members"])
     click.echo(
         f"test predictions of their common test split averaged into {mean['path']} "
         f"({len(mean['ids']):,} objects; log-loss {weighted_log_loss(mean['y'], mean['prob']):.4f}, "

@@ -124,7 +124,8 @@ def average_test_predictions(
     What an ensemble of the runs predicts on their common test split (see
     :func:`skysift.training.checkpoint.save_ensemble`), so that it can be
     evaluated and compared like a run. Returns ``ids``, ``class_names``, ``y``
-    and ``prob`` (the mean) as :func:`read_test_predictions` does.
+    and ``prob`` (the mean) as :func:`read_test_predictions` does, the
+    written ``path``, and ``members``: what was read of each run.
 
     Raises
     ------
@@ -134,7 +135,7 @@ def average_test_predictions(
     read = [read_test_predictions(r) for r in runs]
     for other in read[1:]:
         _check_same_test_set(read[0], other, "average")
-    mean = {**read[0], "prob": np.mean([r["prob"] for r in read], axis=0)}
+    mean = {**read[0], "prob": np.mean([r["prob"] for r in read], axis=0), "members": read}
     mean["path"] = write_test_predictions(path, mean["ids"], mean["prob"], mean["y"],
                                           class_names=mean["class_names"])
     return mean

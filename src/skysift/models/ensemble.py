@@ -93,10 +93,6 @@ class Ensemble(SkysiftModel):
             return features.mean(dim=1)
         return torch.logsumexp(features.log_softmax(dim=-1), dim=1) - math.log(features.shape[1])
 
-    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
-        """Log mean probabilities ``(B, C)`` (regressor: mean outputs); members check inputs."""
-        return self.forward_head(self.forward_features(x, extra), extra)
-
     def get_classifier(self) -> nn.Linear:
         """No single last layer: class activation maps need one member."""
         raise SkysiftError(
