@@ -196,6 +196,53 @@ def breakdown(cols, kw, res, n) -> None:
           f"(with gradient and Hessian) {full:.0f}, mean on the {res.mean.shape[1]} x "
           f"{res.mean.shape[2]} grid {grid:.0f}; whole fit {whole:.0f} "
           f"({1e6 / whole:.0f} objects/s/core)")  # fmt: skip
+    dense_floor(int(pts.max()), res.mean.shape[1] * res.mean.shape[2], res.n_iter.mean())
+
+
+def dense_floor(n: int, grid: int, evaluations: float, batch: int = 50) -> None:
+    """What the fit cannot go below on this CPU: its dense algebra alone.
+
+    Times torch's batched LAPACK/BLAS calls on ``batch`` SPD n x n float32
+    matrices (one thread, CPU us per matrix) and adds them up as the fit
+    uses them: a full evaluation factors, inverts and takes two matrix
+    products, a likelihood-only one factors and solves twice, and the mean
+    needs ``grid * n`` kernel values (one exp each). Everything else the fit
+    does (about 20 elementwise passes over the kernel per evaluation) is
+    taken as free, so the rate printed is a ceiling.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, n, n, generator=gen)
+    k = x @ x.mT / n + torch.eye(n)
+    chol = torch.linalg.cholesky(k)
+    y = torch.randn(batch, n, 1, generator=gen)
+    values = torch.rand(batch, grid * n, generator=gen)
+
+    def us(fn) -> float:
+        fn()
+        times = []
+        for _ in range(5):
+            c0 = time.process_time()
+            for _ in range(10):
+                fn()
+            times.append(time.process_time() - c0)
+        return 1e6 * min(times) / 10 / batch
+
+    factor = us(lambda: torch.linalg.cholesky_ex(k))
+    inverse = us(lambda: torch.cholesky_inverse(chol))
+    product = us(lambda: torch.bmm(k, k))
+    solves = us(lambda: torch.linalg.solve_triangular(
+        chol.mT, torch.linalg.solve_triangular(chol, y, upper=False), upper=True))  # fmt: skip
+    exp = us(lambda: values.exp())
+    full, lik = factor + inverse + 2 * product, factor + solves
+    n_full = evaluations - 1.0  # the last evaluation of a fit is likelihood-only
+    per_object = n_full * full + lik + exp
+    print(f"dense-algebra floor, CPU us per {n} x {n} matrix (batches of {batch}): "
+          f"Cholesky {factor:.0f}, inverse {inverse:.0f}, product {product:.0f}, two "
+          f"triangular solves {solves:.0f}; {grid * n:,} exps {exp:.0f}. At "
+          f"{evaluations:.2f} evaluations: {per_object:.0f} us per object, a ceiling of "
+          f"{1e6 / per_object:,.0f} objects/s/core with every elementwise pass free")  # fmt: skip
 
 
 def main() -> None:
