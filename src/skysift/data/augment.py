@@ -30,7 +30,6 @@ the mixing models; the supernova's colour is lost in the templates already.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import re
@@ -44,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from skysift.exceptions import DataFormatError
+from skysift.io.rejects import REJECTED_FILE, write_rejects
 
 __all__ = [
     "BROAD_TYPES",
@@ -68,7 +68,7 @@ _SUBTYPE_TO_BROAD = {sub: broad for broad, subs in BROAD_TYPES.items() for sub i
 #: Superfit's galaxy set (``gal/gal.list``): Kinney et al. (1996) E-Sb and
 #: starbursts SB1-6 (narrow lines removed, smoothed), a pegase Sc.
 SUPERFIT_GALAXIES = ("E", "S0", "Sa", "Sb", "Sc", "SB1", "SB2", "SB3", "SB4", "SB5", "SB6")
-REJECTED_NAME = "_rejected.csv"
+REJECTED_NAME = REJECTED_FILE
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
 
@@ -682,10 +682,7 @@ def build_dash_spectra(
                 f"DASH store {out}: no row survived ({dict(reasons) or 'no template'}); "
                 "check min_per_class, labels and wavelength_range_aa"
             )
-    with open(out / REJECTED_NAME, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["source", "object_id", "reason"])
-        w.writerows(rejected_rows)
+    write_rejects(out / REJECTED_NAME, rejected_rows, ("source", "object_id", "reason"))
     info = {
         "n_in": int(n_rows),
         "n_out": int(n_out),

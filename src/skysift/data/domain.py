@@ -56,6 +56,7 @@ import pyarrow as pa
 
 from skysift.data.synthetic import HALPHA_CLASSES
 from skysift.exceptions import DataFormatError
+from skysift.io.rejects import REJECTED_FILE, write_rejects
 
 __all__ = [
     "ONDREJOV_DIR",
@@ -75,7 +76,7 @@ ONDREJOV_LABELS = {
     "2": "unknown",
     "3": "double-peak",
 }
-REJECTED_NAME = "_rejected.csv"
+REJECTED_NAME = REJECTED_FILE
 
 _ONDREJOV_FILES = (
     "cross-matched/ondrejov",
@@ -293,10 +294,7 @@ def _finish(
         raise DataFormatError(
             f"{out}: none of the {n_in} spectra has a usable label and data: {reasons}"
         )
-    with open(out / REJECTED_NAME, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["file", "object_id", "reason"])
-        w.writerows(rejected)
+    write_rejects(out / REJECTED_NAME, rejected, ("file", "object_id", "reason"))
     return {
         "n_in": n_in,
         "n_out": n_out,

@@ -19,7 +19,6 @@ Every ingested store has the same scalar metadata columns
 
 from __future__ import annotations
 
-import csv
 import glob
 import os
 import re
@@ -40,6 +39,7 @@ from skysift.data.containers import Spectrum
 from skysift.exceptions import DataFormatError
 from skysift.io.labels import Catalogue, JoinSummary, join_labels, read_catalogue
 from skysift.io.registry import FileProbe, identify_format, list_formats, read_spectra
+from skysift.io.rejects import write_rejects
 from skysift.io.store import StoreWriter, make_schema, table_from_columns
 
 __all__ = [
@@ -572,8 +572,8 @@ def _strip_path(message: str, path: Path) -> str:
 
 
 def _write_report(result: IngestResult) -> None:
-    with open(result.report_path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["file", "object_id", "reason"])
-        for s in result.skipped:
-            w.writerow([s.file, s.object_id or "", s.reason])
+    write_rejects(
+        result.report_path,
+        ((s.file, s.object_id or "", s.reason) for s in result.skipped),
+        ("file", "object_id", "reason"),
+    )

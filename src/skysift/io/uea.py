@@ -35,7 +35,6 @@ zero padding at the end is the alternative (``method="pad"``).
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from skysift.exceptions import DataFormatError
+from skysift.io.rejects import write_rejects
 
 __all__ = ["TsDataset", "build_uea_store", "parse_ts", "read_ts", "to_fixed_length"]
 
@@ -611,10 +611,7 @@ def build_uea_store(
     write_store(out, columns, kind="prepared", overwrite=overwrite, attrs=attrs)
     pipeline.save(Path(out) / PIPELINE_FILE)
     if rejected:
-        with open(Path(out) / REJECTED_FILE, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["object_id", "reason"])
-            writer.writerows(rejected)
+        write_rejects(Path(out) / REJECTED_FILE, rejected)
     n_out = len(ids)
     if n_in != n_out + len(rejected):  # internal invariant, not user input
         raise RuntimeError(

@@ -8,7 +8,6 @@ listed with the reason in ``_rejected.csv`` and counted in the manifest.
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from skysift.exceptions import DataFormatError
+from skysift.io.rejects import REJECTED_FILE, write_rejects
 from skysift.preprocessing.pipeline import Batch, Pipeline, batch_from_arrow
 
 __all__ = ["PIPELINE_FILE", "REJECTED_FILE", "iter_prepared", "prepare_store"]
 
 PIPELINE_FILE = "_pipeline.json"
-REJECTED_FILE = "_rejected.csv"
 _CARRIED = ("object_id", "label", "redshift", "redshift_err")
 
 
@@ -156,10 +155,7 @@ def prepare_store(
         raise
     pipeline.save(Path(out) / PIPELINE_FILE)
     if rejected:
-        with open(Path(out) / REJECTED_FILE, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["object_id", "reason"])
-            w.writerows(rejected)
+        write_rejects(Path(out) / REJECTED_FILE, rejected)
     assert n_in == n_out + len(rejected)  # internal invariant, not user input
     return {
         "n_in": n_in,

@@ -25,7 +25,6 @@ in the predictions or in ``<out>.rejected.csv``.
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
 import hashlib
 import os
@@ -42,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from skysift.exceptions import SkysiftError
+from skysift.io.rejects import write_rejects
 
 __all__ = ["find_java", "predict_spark"]
 
@@ -435,7 +435,10 @@ def predict_spark(
             rows = result.filter(result[_REASON].isNotNull()).select(
                 "object_id", _REASON
             )
-            _write_rejected(rows.toLocalIterator() if n_rejected else [], rejected_path)
+            write_rejects(
+                rejected_path,
+                ((r[0], r[1]) for r in rows.toLocalIterator()) if n_rejected else [],
+            )
     finally:
         if result is not None:
             result.unpersist()
@@ -514,14 +517,3 @@ def _tally(result, *, with_classes: bool) -> tuple[int, int, dict[str, int]]:
     return n_ok, n_bad, counts
 
 
-def _write_rejected(rows: Any, path: Path) -> None:
-    """Write ``(object_id, reason)`` rows as CSV (a header alone when none)."""
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["object_id", "reason"])
-            writer.writerows((row[0], row[1]) for row in rows)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -28,6 +28,7 @@ import torch
 
 from skysift.config import RunConfig, config_from_dict, save_config
 from skysift.exceptions import SkysiftError
+from skysift.io.rejects import write_rejects
 
 __all__ = [
     "BuiltTraining",
@@ -464,10 +465,7 @@ def train_run(
                   **({} if prior is None else {"prior_shift": prior})},
     )
     if data.rejected:
-        with open(run_dir / "rejected.csv", "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["object_id", "reason"])
-            w.writerows(data.rejected)
+        write_rejects(run_dir / "rejected.csv", data.rejected)
     return {
         "run_dir": str(run_dir),
         "model_path": str(model_path),
