@@ -101,7 +101,7 @@ import numpy as np
 import yaml
 
 from skysift import software_versions
-from skysift.exceptions import SkysiftError
+from skysift.exceptions import DataFormatError, SkysiftError
 
 __all__ = [
     "BUILDERS",
@@ -1149,12 +1149,10 @@ def _uses_redshift(recipe: Mapping[str, Any], run: Mapping[str, Any]) -> bool:
 
 def _ensemble(run, out: Path, class_names, groups, regression: bool, recipe_name: str):
     """Average the test predictions of an ensemble's finished members into its run dir."""
-    import pandas as pd
-
     from skysift.evaluation import write_report
-    from skysift.evaluation.evaluate import write_test_predictions
+    from skysift.evaluation.evaluate import average_test_predictions
 
-    frames = []
+    paths = []
     for member in run["members"]:
         path = out / "runs" / member / "test_predictions.parquet"
         if not path.exists():
@@ -1162,34 +1160,24 @@ def _ensemble(run, out: Path, class_names, groups, regression: bool, recipe_name
                 f"run {run['name']!r}: member {member!r} has no {path}; run it first "
                 f"(--runs {member})"
             )
-        frames.append(pd.read_parquet(path).sort_values("object_id", kind="stable")
-                      .reset_index(drop=True))
-    ids = frames[0]["object_id"].astype(str).to_numpy()
-    for member, frame in zip(run["members"][1:], frames[1:], strict=True):
-        if not np.array_equal(frame["object_id"].astype(str).to_numpy(), ids):
-            raise SkysiftError(
-                f"run {run['name']!r}: member {member!r} was tested on other objects "
-                f"than {run['members'][0]!r}"
-            )
+        paths.append(path)
     run_dir = out / "runs" / run["name"]
     run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        mean = average_test_predictions(paths, run_dir / "test_predictions.parquet")
+    except DataFormatError as e:
+        raise SkysiftError(f"run {run['name']!r}: its members cannot be averaged: {e}") from e
+    if not regression and mean["class_names"] != list(class_names):
+        raise SkysiftError(
+            f"run {run['name']!r}: members predicted classes {mean['class_names']}, not the "
+            f"task's {list(class_names)}"
+        )
     if regression:
-        (true,) = [c for c in frames[0] if c.startswith("true_")]
-        target = true.removeprefix("true_")
-        y = frames[0][true].to_numpy(float)
-        mean = np.mean([f[f"pred_{target}"].to_numpy(float) for f in frames], axis=0)
-        report = {"y_true": y, "y_pred": mean, "task": "regression"}
+        report = {"y_true": mean["y"], "y_pred": mean["pred"], "task": "regression"}
     else:
-        target = "label"
-        index = {c: i for i, c in enumerate(class_names)}
-        y = np.array([index[c] for c in frames[0]["true_class"].astype(str)])
-        mean = np.mean([f[[f"prob_{c}" for c in class_names]].to_numpy(float) for f in frames],
-                       axis=0)
-        report = {"y_true": y, "y_prob": mean, "class_names": list(class_names),
-                  "task": "classification", "binary_groups": dict(groups) or None}
-    write_test_predictions(run_dir / "test_predictions.parquet", frames[0]["object_id"].to_numpy(),
-                           mean, y, class_names=None if regression else class_names,
-                           target=target)
+        report = {"y_true": mean["y"], "y_prob": mean["prob"],
+                  "class_names": mean["class_names"], "task": "classification",
+                  "binary_groups": dict(groups) or None}
     (run_dir / "ensemble.json").write_text(json.dumps(
         {"members": list(run["members"]), "combination": "mean of the members' outputs"},
         indent=2))

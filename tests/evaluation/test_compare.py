@@ -97,7 +97,7 @@ def test_runs_on_other_objects_or_tasks_are_refused(tmp_path, capsys):
     with pytest.raises(DataFormatError, match=r"fewer/test_predictions.parquet: predicted other objects"):
         compare_runs([a, fewer])
     other = _run(tmp_path, "other", ids, y, p, classes=("a", "b", "x"))
-    with pytest.raises(DataFormatError, match=r"classes \['a', 'b', 'x'\], not \['a', 'b', 'c'\]"):
+    with pytest.raises(DataFormatError, match=r"classes \['a', 'b', 'x'\], not classes \['a', 'b', 'c'\]"):
         compare_runs([a, other])
     reg = tmp_path / "reg"
     reg.mkdir()
@@ -107,3 +107,25 @@ def test_runs_on_other_objects_or_tasks_are_refused(tmp_path, capsys):
     assert code == 1 and "not a classifier's test predictions" in capsys.readouterr().err
     with pytest.raises(ValueError, match="at least two runs"):
         compare_runs([a])
+
+
+def test_average_of_regressors_and_a_mixed_pair_is_refused(tmp_path):
+    from skysift.evaluation.evaluate import average_test_predictions
+
+    ids = np.array([f"o{i}" for i in range(10)])
+    z = np.linspace(0.1, 1.0, 10)
+    runs = []
+    for name, shift in (("r1", 0.02), ("r2", -0.04)):
+        (tmp_path / name).mkdir()
+        pd.DataFrame({"object_id": ids, "true_redshift": z, "pred_redshift": z + shift}) \
+            .to_parquet(tmp_path / name / "test_predictions.parquet")
+        runs.append(tmp_path / name)
+    mean = average_test_predictions(runs, tmp_path / "mean.parquet")
+    np.testing.assert_allclose(mean["pred"], z - 0.01)
+    back = pd.read_parquet(tmp_path / "mean.parquet")
+    assert list(back.columns) == ["object_id", "true_redshift", "pred_redshift"]
+    np.testing.assert_allclose(back["pred_redshift"], z - 0.01)
+    rng = np.random.default_rng(1)
+    cls = _run(tmp_path, "cls", ids, rng.integers(0, 3, 10), rng.dirichlet(np.ones(3), 10))
+    with pytest.raises(DataFormatError, match=r"classes \['a', 'b', 'c'\], not target redshift"):
+        average_test_predictions([runs[0], cls], tmp_path / "mixed.parquet")

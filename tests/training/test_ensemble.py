@@ -88,3 +88,29 @@ def test_ensembles_are_not_nested_and_have_no_single_last_layer(tmp_path):
         save_ensemble([tmp_path / "m0.pt"], tmp_path / "e3.pt")
     with pytest.raises(SkysiftError, match="explain one of its members"):
         load_model(tmp_path / "e.pt").model.get_classifier()
+
+
+def test_command_averages_regressor_runs_test_predictions(tmp_path, capsys):
+    import pandas as pd
+
+    from skysift.cli.main import main
+
+    kw = {"num_classes": 1, "input_length": 200}
+    ids = [f"o{i}" for i in range(8)]
+    z = np.linspace(0.1, 0.8, 8)
+    for i, shift in enumerate((0.1, -0.3)):
+        run = tmp_path / f"run{i}"
+        run.mkdir()
+        torch.manual_seed(i)
+        save_model(run / "model.pt", create_model("cnn1d_strided_regressor", **kw),
+                   model_name="cnn1d_strided_regressor", model_kwargs=kw, target="redshift",
+                   input_shape=(1, 200))
+        pd.DataFrame({"object_id": ids, "true_redshift": z, "pred_redshift": z + shift}) \
+            .to_parquet(run / "test_predictions.parquet")
+    code = main(["ensemble", str(tmp_path / "run0"), str(tmp_path / "run1"),
+                 "--out", str(tmp_path / "mean")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "RMSE 0.1000, members 0.1000, 0.3000" in out and "skysift compare" not in out
+    mean = pd.read_parquet(tmp_path / "mean" / "test_predictions.parquet")
+    np.testing.assert_allclose(mean["pred_redshift"], z - 0.1, atol=1e-12)

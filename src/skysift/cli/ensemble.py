@@ -23,7 +23,8 @@ def ensemble(models: tuple[str, ...], out: str, overwrite: bool) -> None:
     its own prior shift.
     The result is used like any model: skysift predict, export, info. When
     the members are run directories tested on one split, their mean test
-    predictions are written beside it, for skysift compare.
+    predictions are written beside it (a classifier's to put to skysift
+    compare).
 
     \b
     Examples:
@@ -54,21 +55,34 @@ def ensemble(models: tuple[str, ...], out: str, overwrite: bool) -> None:
 
 def _average_test_predictions(models, out_dir: Path, loaded) -> None:
     """Write the members' mean test predictions beside the model, when they share a test set."""
+    import numpy as np
+
     from skysift.evaluation.evaluate import average_test_predictions
     from skysift.evaluation.metrics import weighted_log_loss
     from skysift.exceptions import DataFormatError
 
     files = [Path(m) / "test_predictions.parquet" for m in models]
-    if loaded.class_names is None or not all(f.exists() for f in files):
+    if not all(f.exists() for f in files):
         return
     try:
         mean = average_test_predictions(files, out_dir / "test_predictions.parquet")
     except DataFormatError as e:
         click.echo(f"no test predictions written: {e}")
         return
-    each = ", ".join(f"{weighted_log_loss(r['y'], r['prob']):.4f}" for r in mean["members"])
+    if loaded.class_names is None:
+        name = "RMSE"
+
+        def score(r):
+            return float(np.sqrt(np.mean((r["pred"] - r["y"]) ** 2)))
+    else:
+        name = "log-loss"
+
+        def score(r):
+            return weighted_log_loss(r["y"], r["prob"])
+
+    each = ", ".join(f"{score(r):.4f}" for r in mean["members"])
     click.echo(
         f"test predictions of their common test split averaged into {mean['path']} "
-        f"({len(mean['ids']):,} objects; log-loss {weighted_log_loss(mean['y'], mean['prob']):.4f}, "
-        f"members {each}); compare it with skysift compare"
+        f"({len(mean['ids']):,} objects; {name} {score(mean):.4f}, members {each})"
+        + ("; compare it with skysift compare" if loaded.class_names else "")
     )

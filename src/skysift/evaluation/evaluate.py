@@ -55,19 +55,21 @@ def write_test_predictions(
 
 
 def read_test_predictions(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a classifier run's ``test_predictions.parquet`` (or its run directory).
+    """Read a run's ``test_predictions.parquet`` (or its run directory).
 
     Returns
     -------
     dict
-        ``path``, ``ids`` (str, sorted), ``class_names``, ``y`` (true class
-        indices) and ``prob`` (N, C), rows in the order of ``ids``.
+        ``path``, ``task`` (``"classification"`` or ``"regression"``),
+        ``target``, ``ids`` (str, sorted) and ``y``, rows in the order of
+        ``ids``. A classifier's: ``class_names``, ``y`` the true class
+        indices and ``prob`` (N, C). A regressor's: ``class_names`` None,
+        ``y`` the true values and ``pred`` (N,) the predicted ones.
 
     Raises
     ------
     DataFormatError
-        If the file is missing, holds a regressor's predictions, or lacks
-        columns; the message names the file.
+        If the file is missing or lacks columns; the message names the file.
     """
     import pandas as pd
 
@@ -78,29 +80,42 @@ def read_test_predictions(path: str | os.PathLike) -> dict[str, Any]:
         raise DataFormatError(f"{path}: no such file (a run directory holds test_predictions.parquet)")
     frame = pd.read_parquet(path)
     classes = [c.removeprefix("prob_") for c in frame.columns if c.startswith("prob_")]
-    if not classes or "true_class" not in frame or "object_id" not in frame:
+    targets = [c.removeprefix("true_") for c in frame.columns
+               if c.startswith("true_") and c != "true_class" and f"pred_{c[5:]}" in frame]
+    if "object_id" not in frame or not (
+        (classes and "true_class" in frame) or (not classes and len(targets) == 1)
+    ):
         raise DataFormatError(
-            f"{path}: not a classifier's test predictions (needs object_id, prob_<class> "
-            f"and true_class; has {list(frame.columns)})"
+            f"{path}: not a run's test predictions (needs object_id and either prob_<class> "
+            f"and true_class, or true_<target> and pred_<target>; has {list(frame.columns)})"
         )
     frame["object_id"] = frame["object_id"].astype(str)
     frame = frame.sort_values("object_id", kind="stable").reset_index(drop=True)
+    out = {"path": path, "ids": frame["object_id"].to_numpy()}
+    if not classes:
+        (target,) = targets
+        return {**out, "task": "regression", "target": target, "class_names": None,
+                "y": frame[f"true_{target}"].to_numpy(np.float64),
+                "pred": frame[f"pred_{target}"].to_numpy(np.float64)}
     index = {c: i for i, c in enumerate(classes)}
     truth = frame["true_class"].astype(str)
     unknown = sorted(set(truth) - set(index))
     if unknown:
         raise DataFormatError(f"{path}: true classes {unknown} have no prob_ column")
-    return {"path": path, "ids": frame["object_id"].to_numpy(), "class_names": classes,
+    return {**out, "task": "classification", "target": "label", "class_names": classes,
             "y": truth.map(index).to_numpy(np.int64),
             "prob": frame[[f"prob_{c}" for c in classes]].to_numpy(np.float64)}
 
 
 def _check_same_test_set(ref: dict[str, Any], other: dict[str, Any], what: str) -> None:
-    """Refuse test predictions of other classes, objects or truths than ``ref``'s."""
-    if other["class_names"] != ref["class_names"]:
+    """Refuse test predictions of another task, objects or truths than ``ref``'s."""
+    if (other["target"], other["class_names"]) != (ref["target"], ref["class_names"]):
+        def kind(r):
+            return f"classes {r['class_names']}" if r["class_names"] else f"target {r['target']}"
+
         raise DataFormatError(
-            f"{other['path']}: classes {other['class_names']}, not {ref['class_names']} "
-            f"as in {ref['path']}; {what} runs of one task"
+            f"{other['path']}: {kind(other)}, not {kind(ref)} as in {ref['path']}; "
+            f"{what} runs of one task"
         )
     if not np.array_equal(other["ids"], ref["ids"]):
         only = sorted(set(other["ids"]) ^ set(ref["ids"]))
@@ -111,33 +126,36 @@ def _check_same_test_set(ref: dict[str, Any], other: dict[str, Any], what: str) 
         )
     if not np.array_equal(other["y"], ref["y"]):
         raise DataFormatError(
-            f"{other['path']}: true classes differ from {ref['path']}'s for "
-            f"{int(np.sum(other['y'] != ref['y']))} objects"
+            f"{other['path']}: true {'classes' if ref['class_names'] else 'values'} differ "
+            f"from {ref['path']}'s for {int(np.sum(other['y'] != ref['y']))} objects"
         )
 
 
 def average_test_predictions(
     runs: list[str | os.PathLike], path: str | os.PathLike
 ) -> dict[str, Any]:
-    """Write the mean of classifier runs' test probabilities as one run's file.
+    """Write the mean of runs' test predictions as one run's file.
 
     What an ensemble of the runs predicts on their common test split (see
     :func:`skysift.training.checkpoint.save_ensemble`), so that it can be
-    evaluated and compared like a run. Returns ``ids``, ``class_names``, ``y``
-    and ``prob`` (the mean) as :func:`read_test_predictions` does, the
-    written ``path``, and ``members``: what was read of each run.
+    evaluated and compared like a run: classifiers' probabilities or
+    regressors' predicted values are averaged. Returns what
+    :func:`read_test_predictions` does with ``prob`` or ``pred`` the mean,
+    the written ``path``, and ``members``: what was read of each run.
 
     Raises
     ------
     DataFormatError
-        If the runs were tested on other objects, classes or truths.
+        If the runs were tested on other objects, tasks, classes or truths.
     """
     read = [read_test_predictions(r) for r in runs]
     for other in read[1:]:
         _check_same_test_set(read[0], other, "average")
-    mean = {**read[0], "prob": np.mean([r["prob"] for r in read], axis=0), "members": read}
-    mean["path"] = write_test_predictions(path, mean["ids"], mean["prob"], mean["y"],
-                                          class_names=mean["class_names"])
+    key = "pred" if read[0]["task"] == "regression" else "prob"
+    mean = {**read[0], key: np.mean([r[key] for r in read], axis=0), "members": read}
+    mean["path"] = write_test_predictions(path, mean["ids"], mean[key], mean["y"],
+                                          class_names=mean["class_names"],
+                                          target=mean["target"])
     return mean
 
 
@@ -189,6 +207,12 @@ def compare_runs(
         raise ValueError(f"compare needs at least two runs, got {len(runs)}")
     fn = functions[metric]
     read = [read_test_predictions(r) for r in runs]
+    for r in read:
+        if r["task"] != "classification":
+            raise DataFormatError(
+                f"{r['path']}: not a classifier's test predictions (a regressor's, of "
+                f"{r['target']}); compare takes classifier runs"
+            )
     ref = read[0]
     for other in read[1:]:
         _check_same_test_set(ref, other, "compare")
