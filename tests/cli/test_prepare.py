@@ -59,3 +59,31 @@ def test_prepare_bad_arguments(capsys, tmp_path):
     lc.write_text("kind: lightcurves\nsteps: [standardize]\n")
     code, _, err = run(capsys, "prepare", src, tmp_path / "o", "--config", lc)
     assert code == 1 and "standardize" in err
+
+
+def test_workers_prepare_the_same_store_row_for_row(capsys, tmp_path):
+    src = tmp_path / "lc"
+    synthesize_store(src, "lightcurves", 60, seed=3, survey="ztf")
+    cols = batch_from_arrow(open_store(src).read())
+    cols["flux"] = [np.asarray(f, dtype=np.float64) for f in cols["flux"]]
+    cols["flux"][5][:] = np.nan  # no usable point: kept, flagged
+    bad = write_store(tmp_path / "bad", cols, kind="lightcurves").path
+    config = tmp_path / "gp.yaml"
+    config.write_text("kind: lightcurves\nsteps:\n  - gp: {survey: ztf, num_points: 20}\n")
+    stores = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        code, stdout, err = run(capsys, "prepare", bad, out, "--config", config,
+                                "--batch-size", "16", "--workers", workers)
+        assert code == 0, err
+        assert "read 60 objects: 60 prepared, 0 rejected" in stdout
+        stores[workers] = open_store(out).read().to_pandas()
+    one, two = stores[1], stores[2]
+    assert list(one.columns) == list(two.columns) and "gp_flags" in one
+    assert list(one["object_id"]) == list(np.asarray(cols["object_id"]))  # store order
+    for column in one.columns:
+        a, b = one[column].to_numpy(), two[column].to_numpy()
+        if a.dtype == object and isinstance(a[0], np.ndarray):
+            a, b = np.stack(a), np.stack(b)
+        np.testing.assert_array_equal(a, b, err_msg=column)
+    assert one["gp_flags"].iloc[5] & 1  # no_data

@@ -24,13 +24,23 @@ import click
     "without refitting, e.g. to a test set.",
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes preparing chunks at once, one thread each (worth it for the "
+    "gp step: about N times faster on N free cores; same result).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
-def prepare(source, out, config_path, pipeline_path, batch_size, overwrite) -> None:
+def prepare(source, out, config_path, pipeline_path, batch_size, workers, overwrite) -> None:
     """Prepare the store SOURCE into the model-ready store OUT.
 
     The pipeline comes from --config (fitted on SOURCE) or from --pipeline
     (already fitted). The fitted pipeline is saved as OUT/_pipeline.json;
     objects that cannot be prepared are listed in OUT/_rejected.csv.
+    Light curves interpolated by the gp step (about a millisecond each on
+    one core) are worth --workers set to the free cores.
 
     \b
     Example prep.yaml (seed 001's grid):
@@ -65,6 +75,7 @@ def prepare(source, out, config_path, pipeline_path, batch_size, overwrite) -> N
             batch_size=batch_size,
             overwrite=overwrite,
             progress=bar.update,
+            workers=workers,
         )
     click.echo(
         f"read {result['n_in']:,} objects: {result['n_out']:,} prepared, "

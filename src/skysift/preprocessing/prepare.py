@@ -17,6 +17,12 @@ import numpy as np
 
 from skysift.exceptions import DataFormatError
 from skysift.io.rejects import REJECTED_FILE, write_rejects
+from skysift.preprocessing.parallel import (
+    imap_ordered,
+    limit_blas,
+    one_torch_thread,
+    single_thread_worker,
+)
 from skysift.preprocessing.pipeline import Batch, Pipeline, batch_from_arrow
 
 __all__ = ["PIPELINE_FILE", "REJECTED_FILE", "iter_prepared", "prepare_store"]
@@ -56,6 +62,51 @@ def _fit_sample(store: Any, size: int) -> Batch:
     raise DataFormatError(f"{store.path}: the store is empty; nothing to prepare")
 
 
+def _prepare_chunk(pipeline: Pipeline, record_batch: Any) -> dict[str, Any]:
+    """Prepare one chunk of a store: the columns to write, and the rejects.
+
+    Runs with torch and NumPy's BLAS on one thread (see
+    :mod:`skysift.preprocessing.parallel`).
+    """
+    with one_torch_thread(), limit_blas():
+        batch = pipeline.transform(batch_from_arrow(record_batch), drop_bad=True)
+    x = batch["x"]
+    out: dict[str, Any] = {"n": record_batch.num_rows, "rejected": batch["rejected"],
+                           "columns": None}
+    if len(x):
+        extra = np.asarray(batch.get("extra", np.zeros((len(x), 0))), dtype=np.float32)
+        columns = {k: batch[k] for k in _CARRIED if k in batch}
+        # per-object diagnostics added by steps (e.g. the GP's fit flags and
+        # hyperparameters) travel with the prepared data
+        columns.update(
+            {
+                k: v
+                for k, v in batch.items()
+                if k.startswith("gp_")
+                and isinstance(v, np.ndarray)
+                and v.ndim == 1
+                and len(v) == len(x)
+            }
+        )
+        columns["x"] = x.reshape(len(x), -1)
+        columns["extra"] = extra
+        out.update(columns=columns, input_shape=tuple(int(d) for d in x.shape[1:]),
+                   n_extra=extra.shape[1])
+    return out
+
+
+_WORKER_PIPELINE: list[Pipeline] = []
+
+
+def _worker_init(pipeline: dict[str, Any]) -> None:
+    single_thread_worker()
+    _WORKER_PIPELINE[:] = [Pipeline.from_dict(pipeline)]
+
+
+def _worker_prepare(record_batch: Any) -> dict[str, Any]:
+    return _prepare_chunk(_WORKER_PIPELINE[0], record_batch)
+
+
 def prepare_store(
     source: str | os.PathLike,
     out: str | os.PathLike,
@@ -66,6 +117,7 @@ def prepare_store(
     batch_size: int = 4096,
     overwrite: bool = False,
     progress: Any = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Prepare every object of the store ``source`` into the store ``out``.
 
@@ -83,11 +135,17 @@ def prepare_store(
     fit_size : int, default 20000
         Objects used to fit.
     batch_size : int, default 4096
-        Objects per chunk; memory use is bounded by one chunk.
+        Objects per chunk; memory use is bounded by one chunk (per worker).
     overwrite : bool, default False
         Replace an existing ``out``.
     progress : callable, optional
         Called with the number of objects read after each chunk.
+    workers : int, default 1
+        Processes preparing chunks at once, each on one thread (the
+        pipeline is fitted first, in this process). The result is the same,
+        row for row, whatever the number: the chunks are the same and are
+        written in store order. From a script, call it under
+        ``if __name__ == "__main__":`` when ``workers > 1``.
 
     Returns
     -------
@@ -97,47 +155,35 @@ def prepare_store(
     """
     from skysift.io.store import StoreWriter, open_store
 
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     src = open_store(source)
     # a pipeline with nothing to learn (e.g. the per-object GP) is not run an
     # extra time over the fitting sample
     if fit and any(step.stateful for step in pipeline.steps):
         pipeline.fit(_fit_sample(src, fit_size))
+    chunks = src.iter_batches(batch_size=batch_size)
+    if workers == 1:
+        prepared = (_prepare_chunk(pipeline, rb) for rb in chunks)
+    else:
+        prepared = imap_ordered(_worker_prepare, chunks, workers=workers,
+                                initializer=_worker_init, initargs=(pipeline.to_dict(),),
+                                what="a preparation worker")
     n_in = n_out = 0
     rejected: list[tuple[str, str]] = []
     input_shape: tuple[int, ...] | None = None
     n_extra = 0
     writer = StoreWriter(out, kind="prepared", overwrite=overwrite)
     try:
-        for record_batch in src.iter_batches(batch_size=batch_size):
-            n_in += record_batch.num_rows
-            batch = pipeline.transform(batch_from_arrow(record_batch), drop_bad=True)
-            rejected += batch["rejected"]
-            x = batch["x"]
-            if len(x):
-                input_shape = tuple(int(d) for d in x.shape[1:])
-                extra = np.asarray(
-                    batch.get("extra", np.zeros((len(x), 0))), dtype=np.float32
-                )
-                n_extra = extra.shape[1]
-                columns = {k: batch[k] for k in _CARRIED if k in batch}
-                # per-object diagnostics added by steps (e.g. the GP's fit
-                # flags and hyperparameters) travel with the prepared data
-                columns.update(
-                    {
-                        k: v
-                        for k, v in batch.items()
-                        if k.startswith("gp_")
-                        and isinstance(v, np.ndarray)
-                        and v.ndim == 1
-                        and len(v) == len(x)
-                    }
-                )
-                columns["x"] = x.reshape(len(x), -1)
-                columns["extra"] = extra
-                writer.write(columns)
-                n_out += len(x)
+        for chunk in prepared:
+            n_in += chunk["n"]
+            rejected += chunk["rejected"]
+            if chunk["columns"] is not None:
+                input_shape, n_extra = chunk["input_shape"], chunk["n_extra"]
+                writer.write(chunk["columns"])
+                n_out += len(chunk["columns"]["x"])
             if progress is not None:
-                progress(record_batch.num_rows)
+                progress(chunk["n"])
         writer.attrs.update(
             {
                 "input_shape": list(input_shape or ()),
@@ -153,6 +199,9 @@ def prepare_store(
     except BaseException:
         writer.abort()
         raise
+    finally:
+        if hasattr(prepared, "close"):
+            prepared.close()  # stops the workers on an error
     pipeline.save(Path(out) / PIPELINE_FILE)
     if rejected:
         write_rejects(Path(out) / REJECTED_FILE, rejected)

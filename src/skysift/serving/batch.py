@@ -31,14 +31,12 @@ a shared 2-core VM).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import json
 import os
 import re
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -48,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from skysift.exceptions import DataFormatError, SkysiftError
+from skysift.preprocessing.parallel import limit_blas, one_torch_thread
 
 __all__ = ["ENGINES", "check_model_store", "predict_store", "prepare_records"]
 
@@ -394,7 +393,7 @@ def check_model_store(model: Any, store: Any, *, model_path: Any = None) -> None
             break
     if first is None:  # empty, or unreadable: the run will reject, with reasons
         return
-    with _one_torch_thread():
+    with one_torch_thread():
         trial = prepare_records(first, model.pipeline, prepared_shape=prepared_shape)
     if not len(trial["x"]):
         reasons = sorted({r for _, r in trial["rejected"]})
@@ -595,7 +594,7 @@ def _process_chunk(
         ids, result = np.zeros(0, dtype=object), np.zeros((0, width), np.float32)
         t2 = t1
     else:
-        with _one_torch_thread():
+        with one_torch_thread():
             prepared = prepare_records(
                 table, engine.pipeline, prepared_shape=prepared_shape
             )
@@ -641,38 +640,6 @@ def _process_chunk(
 _WORKER: dict[str, Any] = {}
 
 
-@contextlib.contextmanager
-def _one_torch_thread():
-    """Run a preparation step (the gp step computes with torch) on one thread.
-
-    The gp step's many small batched factorisations gain nothing from a
-    second intra-op thread and lose up to 10x to OpenMP waiting when the
-    cores are busy (measured: 280 vs 3,300 light curves/s per core on a
-    shared 2-core VM); parallelism comes from the worker processes.
-    """
-    torch = sys.modules.get("torch")
-    before = torch.get_num_threads() if torch is not None else None
-    if before is not None and before != 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        after = sys.modules.get("torch")
-        if after is not None:
-            # torch may have been imported by the step itself: leave it at
-            # one thread only if it was not there before and nobody asked.
-            after.set_num_threads(before if before is not None else 1)
-
-
-def _limit_blas():
-    """Hold NumPy's BLAS to one thread (see the module docstring)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ModuleNotFoundError:  # optional: only a speed matter
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def _worker_init(spec: dict[str, Any]) -> None:
     if spec["threads"]:
         # Before anything imports torch (the gp step does, lazily): its
@@ -682,7 +649,7 @@ def _worker_init(spec: dict[str, Any]) -> None:
     import pyarrow as pa
 
     pa.set_cpu_count(max(1, spec["threads"] or 1))
-    _WORKER["blas"] = _limit_blas()
+    _WORKER["blas"] = limit_blas()
     _WORKER["engine"] = _open_engine(
         spec["engine"],
         spec["model"],
@@ -1001,7 +968,7 @@ def predict_store(
     # floats per light curve, 330 MB for 512 of them.
     infer_batch = min(batch_size, 512)
     torch_threads = _torch_threads() if engine == "torch" and workers == 1 else None
-    with _limit_blas():
+    with limit_blas():
         # With workers, this copy only checks the store; it never predicts.
         eng = _open_engine(
             engine,
@@ -1033,7 +1000,7 @@ def predict_store(
     t_work = time.perf_counter()
     if workers == 1 or not todo:
         try:
-            with _limit_blas():
+            with limit_blas():
                 for chunk in todo:
                     n, stages = _process_chunk(
                         eng, chunk, partial, prepared_shape, target
