@@ -476,15 +476,3 @@ def test_ensemble_of_regressors_averages_their_predictions(tmp_path):
     metrics = json.loads((tmp_path / "runs" / "mean" / "metrics.json").read_text())
     assert metrics  # the regression report was written
 
-
-def test_gp_preparations_get_a_worker_per_core_and_chunk(monkeypatch):
-    from skysift.preprocessing.pipeline import Pipeline
-    from skysift.recipes import _prepare_workers
-
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    gp = Pipeline.from_config({"kind": "lightcurves", "steps": [{"gp": {"survey": "ztf"}}]})
-    light = Pipeline.from_config({"kind": "lightcurves", "steps": [{"asinh": {"softening": 10}}]})
-    assert _prepare_workers(gp, 10_000) == 3  # three chunks of 4096
-    assert _prepare_workers(gp, 100_000) == 4  # four cores
-    assert _prepare_workers(gp, 100) == 1
-    assert _prepare_workers(light, 100_000) == 1

@@ -669,24 +669,10 @@ def _prepare(name: str, config: Mapping[str, Any], source: Path, work: Path,
         # prepare_store's default fit would run the GP over 20,000 objects twice
         first = next(source_store.iter_batches(batch_size=8))
         pipeline.fit(batch_from_arrow(first))
-        result = prepare_store(source, out, pipeline, fit=False, overwrite=True,
-                               workers=_prepare_workers(pipeline, source_store.n_objects))
+        result = prepare_store(source, out, pipeline, fit=False, overwrite=True)
     _mark(out, key, {"n_out": result["n_out"], "n_rejected": result["n_rejected"],
                      "seconds": round(time.perf_counter() - t0, 1)})
     return out
-
-
-def _prepare_workers(pipeline: Any, n_objects: int, batch_size: int = 4096) -> int:
-    """Worker processes for a recipe's preparation (the result does not depend on it).
-
-    The gp step (about a millisecond per light curve and core) gets one
-    process per available core, up to one per chunk; lighter pipelines are
-    not worth starting processes for.
-    """
-    if not any(step.step_name == "gp" for step in pipeline.steps):
-        return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(cores or 1, -(-n_objects // batch_size), 8))
 
 
 def _prepare_from(name: str, config: Mapping[str, Any], base: Path, out: Path) -> dict[str, Any]:

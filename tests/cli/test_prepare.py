@@ -87,3 +87,16 @@ def test_workers_prepare_the_same_store_row_for_row(capsys, tmp_path):
             a, b = np.stack(a), np.stack(b)
         np.testing.assert_array_equal(a, b, err_msg=column)
     assert one["gp_flags"].iloc[5] & 1  # no_data
+
+
+def test_gp_preparations_get_a_worker_per_core_and_chunk(monkeypatch):
+    from skysift.preprocessing.pipeline import Pipeline
+    from skysift.preprocessing.prepare import auto_workers
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    gp = Pipeline.from_config({"kind": "lightcurves", "steps": [{"gp": {"survey": "ztf"}}]})
+    light = Pipeline.from_config({"kind": "lightcurves", "steps": [{"asinh": {"softening": 10}}]})
+    assert auto_workers(gp, 10_000) == 3  # three chunks of 4096
+    assert auto_workers(gp, 100_000) == 4  # four cores
+    assert auto_workers(gp, 100) == 1
+    assert auto_workers(light, 100_000) == 1

@@ -34,3 +34,25 @@ def test_one_torch_thread_restores_the_setting():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_transform_in_workers_equals_one_process():
+    import numpy as np
+
+    from skysift.data.synthetic import generate_lightcurves
+    from skysift.preprocessing.pipeline import Pipeline, take_rows
+    from skysift.preprocessing.prepare import transform_batches
+
+    data = generate_lightcurves(40, survey="ztf", seed=5)
+    pipe = Pipeline.from_config({"kind": "lightcurves", "steps": [
+        {"gp": {"survey": "ztf", "num_points": 20}},
+        {"extra_features": {"columns": ["redshift", "redshift_err"]}}]})
+    pipe.fit(data)
+    batches = [take_rows(data, np.arange(i, min(i + 16, 40))) for i in range(0, 40, 16)]
+    one = list(transform_batches(pipe, iter(batches), workers=1))
+    two = list(transform_batches(pipe, iter(batches), workers=2))
+    assert len(one) == len(two) == 3
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a["x"], b["x"])
+        np.testing.assert_array_equal(a["extra"], b["extra"])
+        assert list(a["object_id"]) == list(b["object_id"]) and a["rejected"] == b["rejected"]

@@ -27,10 +27,9 @@ import click
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Processes preparing chunks at once, one thread each (worth it for the "
-    "gp step: about N times faster on N free cores; same result).",
+    default=None,
+    help="Processes preparing chunks at once, one thread each; the result is the "
+    "same. Default: one per core for the gp step (up to one per chunk), else 1.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
 def prepare(source, out, config_path, pipeline_path, batch_size, workers, overwrite) -> None:
@@ -39,8 +38,8 @@ def prepare(source, out, config_path, pipeline_path, batch_size, workers, overwr
     The pipeline comes from --config (fitted on SOURCE) or from --pipeline
     (already fitted). The fitted pipeline is saved as OUT/_pipeline.json;
     objects that cannot be prepared are listed in OUT/_rejected.csv.
-    Light curves interpolated by the gp step (about a millisecond each on
-    one core) are worth --workers set to the free cores.
+    The gp step (about a millisecond per light curve and core) runs in a
+    process per core by default; --workers 1 keeps it to one core.
 
     \b
     Example prep.yaml (seed 001's grid):

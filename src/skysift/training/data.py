@@ -272,6 +272,7 @@ def load_training_data(
     from skysift.data.splits import stratified_split
     from skysift.io.store import open_store
     from skysift.preprocessing.pipeline import Pipeline, batch_from_arrow, take_rows
+    from skysift.preprocessing.prepare import auto_workers, transform_batches
 
     store = open_store(path)
     if target not in store.columns:
@@ -355,9 +356,16 @@ def load_training_data(
     pipeline = Pipeline.from_config(pipeline_config or default_pipeline_config(store.kind))
     pipeline.fit(take_rows(raw, train[: max(len(train), 1)]))
     xs, extras, ys, ids, order = [], [], [], [], []
-    for start in range(0, len(keep), batch_size):
+    starts = range(0, len(keep), batch_size)
+    # light curves through the gp step are prepared in a process per core
+    # (skysift.preprocessing.prepare.auto_workers), with the same result
+    outs = transform_batches(
+        pipeline,
+        (take_rows(raw, np.arange(s, min(s + batch_size, len(keep)))) for s in starts),
+        workers=auto_workers(pipeline, len(keep), batch_size),
+    )
+    for start, out in zip(starts, outs, strict=True):
         rows = np.arange(start, min(start + batch_size, len(keep)))
-        out = pipeline.transform(take_rows(raw, rows), drop_bad=True)
         rejected += out["rejected"]
         good_ids = np.asarray(out["object_id"]).astype(str)
         index = {oid: r for oid, r in zip(np.asarray(raw["object_id"])[rows].astype(str), rows, strict=True)}
