@@ -7,7 +7,8 @@ nothing from a second intra-op or BLAS thread and lose up to 10x to
 threads spinning when the cores are busy (seen on a shared 2-core VM: 280
 against 3,300 light curves/s per core for the gp step). Workers are
 started with ``spawn``: a forked copy of a process whose torch/OpenMP
-threads are running can deadlock.
+threads are running can deadlock, and a fresh process imports only what it
+needs (the onnx prediction engine stays torch-free).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from skysift.exceptions import SkysiftError
 
-__all__ = ["imap_ordered", "limit_blas", "one_torch_thread", "single_thread_worker"]
+__all__ = ["imap_workers", "limit_blas", "one_torch_thread", "single_thread_worker"]
 
 
 @contextlib.contextmanager
@@ -64,25 +65,29 @@ def single_thread_worker() -> None:
     pa.set_cpu_count(1)
 
 
-def imap_ordered(
+def imap_workers(
     fn: Callable[[Any], Any],
     items: Iterable[Any],
     *,
     workers: int,
+    ordered: bool = True,
     initializer: Callable[..., None] | None = None,
     initargs: tuple = (),
     what: str = "a worker",
+    advice: str = "",
 ) -> Iterator[Any]:
-    """Yield ``fn(item)`` for every item, in order, computed in worker processes.
+    """Yield ``fn(item)`` for every item, computed in worker processes.
 
-    At most ``2 * workers`` items are in flight, so memory stays bounded by
-    a few chunks whatever the length of ``items``. ``fn`` and ``initializer``
-    must be importable module-level functions (``spawn`` pickles them by
-    name). A worker that dies (e.g. out of memory) raises
-    :class:`~skysift.exceptions.SkysiftError` naming ``what`` was running.
+    In item order, or with ``ordered=False`` as they finish (a slow item
+    then holds nobody up). At most ``2 * workers`` items are in flight, so
+    memory stays bounded by a few chunks whatever the length of ``items``.
+    ``fn`` and ``initializer`` must be importable module-level functions
+    (``spawn`` pickles them by name). A worker that dies (e.g. out of
+    memory) raises :class:`~skysift.exceptions.SkysiftError` naming
+    ``what`` was running, followed by ``advice``.
     """
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     if workers < 1:
@@ -99,18 +104,25 @@ def imap_ordered(
                 if len(pending) >= 2 * workers:
                     break
             while pending:
-                try:
-                    result = pending.popleft().result()
-                except BrokenProcessPool as e:
-                    raise SkysiftError(
-                        f"{what} process died (out of memory? or, from a script, a "
-                        "call with workers > 1 outside an `if __name__ == '__main__':` "
-                        "block)"
-                    ) from e
-                nxt = next(todo, None)
-                if nxt is not None:
-                    pending.append(pool.submit(fn, nxt))
-                yield result
+                if ordered:
+                    done = [pending.popleft()]
+                else:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    done = [f for f in pending if f in finished]
+                    pending = deque(f for f in pending if f not in finished)
+                for future in done:
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool as e:
+                        raise SkysiftError(
+                            f"{what} process died (out of memory? or, from a script, a "
+                            "call with workers > 1 outside an `if __name__ == "
+                            "'__main__':` block)" + (f"; {advice}" if advice else "")
+                        ) from e
+                    nxt = next(todo, None)
+                    if nxt is not None:
+                        pending.append(pool.submit(fn, nxt))
+                    yield result
         except BaseException:
             for future in pending:
                 future.cancel()

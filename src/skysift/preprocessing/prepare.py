@@ -18,7 +18,7 @@ import numpy as np
 from skysift.exceptions import DataFormatError
 from skysift.io.rejects import REJECTED_FILE, write_rejects
 from skysift.preprocessing.parallel import (
-    imap_ordered,
+    imap_workers,
     limit_blas,
     one_torch_thread,
     single_thread_worker,
@@ -148,7 +148,7 @@ def transform_batches(
         for batch in batches:
             yield pipeline.transform(batch, drop_bad=True)
         return
-    yield from imap_ordered(_worker_transform, batches, workers=workers,
+    yield from imap_workers(_worker_transform, batches, workers=workers,
                             initializer=_worker_init, initargs=(pipeline.to_dict(),),
                             what="a preparation worker")
 
@@ -217,7 +217,7 @@ def prepare_store(
     if workers == 1:
         prepared = (_prepare_chunk(pipeline, rb) for rb in chunks)
     else:
-        prepared = imap_ordered(_worker_prepare, chunks, workers=workers,
+        prepared = imap_workers(_worker_prepare, chunks, workers=workers,
                                 initializer=_worker_init, initargs=(pipeline.to_dict(),),
                                 what="a preparation worker")
     n_in = n_out = 0

@@ -38,7 +38,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from skysift.exceptions import DataFormatError, SkysiftError
-from skysift.preprocessing.parallel import limit_blas, one_torch_thread
+from skysift.preprocessing.parallel import imap_workers, limit_blas, one_torch_thread
 
 __all__ = ["ENGINES", "check_model_store", "predict_store", "prepare_records"]
 
@@ -672,49 +672,21 @@ def _worker_run(chunk: _Chunk) -> tuple[int, dict[str, float]]:
 
 
 def _run_parallel(chunks, spec, workers: int, progress, timings) -> None:
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
-    # spawn, not fork: a forked copy of a process whose torch/OpenMP threads
-    # are running can deadlock, and spawn keeps the onnx engine torch-free.
-    context = multiprocessing.get_context("spawn")
-    todo: Iterator[_Chunk] = iter(chunks)
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
+    # As the chunks finish: each writes its own file, joined in order at the end.
+    for n, stages in imap_workers(
+        _worker_run,
+        chunks,
+        workers=workers,
+        ordered=False,
         initializer=_worker_init,
         initargs=(spec,),
-    ) as pool:
-        pending = set()
-        try:
-            for chunk in todo:
-                pending.add(pool.submit(_worker_run, chunk))
-                if len(pending) >= 2 * workers:
-                    break
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    try:
-                        n, stages = future.result()
-                    except BrokenProcessPool as e:
-                        raise SkysiftError(
-                            "a prediction worker process died (out of memory? or, "
-                            "from a script, a call to predict_store(workers > 1) "
-                            "outside an `if __name__ == '__main__':` block); "
-                            "finished chunks are kept, rerun to resume"
-                        ) from e
-                    for k, v in stages.items():
-                        timings[k] += v
-                    if progress is not None:
-                        progress(n)
-                    nxt = next(todo, None)
-                    if nxt is not None:
-                        pending.add(pool.submit(_worker_run, nxt))
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+        what="a prediction worker",
+        advice="finished chunks are kept, rerun to resume",
+    ):
+        for k, v in stages.items():
+            timings[k] += v
+        if progress is not None:
+            progress(n)
 
 
 # --------------------------------------------------------------------------
