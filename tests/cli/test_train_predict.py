@@ -64,6 +64,7 @@ def test_train_then_predict(capsys, store, tmp_path):
     ("argv", "message"),
     [
         (["train", "--model", "mlp"], "no data"),
+        (["train", "--data", "{tmp}/nope", "--model", "mlp"], "nope: no such file or directory"),
         (["train", "--data", "{store}", "--model", "vgg", "--out", "{tmp}/r"], "unknown model 'vgg'"),
         (["train", "--data", "{store}", "--set", "train.lrr=1", "--out", "{tmp}/r"], "did you mean 'lr'"),
         (["train", "--data", "{tmp}", "--out", "{tmp}/r"], "_skysift.json"),

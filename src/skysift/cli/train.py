@@ -32,10 +32,14 @@ def train(config_path, data_path, model_name, epochs, batch_size, lr, out, devic
       skysift train --config run.yaml --set train.lr=3e-4
       skysift train --resume runs/lines
     """
+    from pathlib import Path
+
     from skysift.config import RunConfig, apply_overrides, load_config
-    from skysift.training.run import train_run
+    from skysift.exceptions import DataFormatError
 
     if resume_dir:
+        from skysift.training.run import train_run
+
         config = RunConfig(out=resume_dir)
         result = train_run(config, resume=True, progress=not no_progress)
     else:
@@ -54,6 +58,10 @@ def train(config_path, data_path, model_name, epochs, batch_size, lr, out, devic
         )
         if not config.data.path:
             raise click.UsageError("no data: give --data STORE or data.path in --config")
+        if not Path(config.data.path).exists():  # before importing torch (seconds)
+            raise DataFormatError(f"{config.data.path}: no such file or directory")
+        from skysift.training.run import train_run
+
         result = train_run(config, overwrite=overwrite, progress=not no_progress)
     _print_result(result)
 
