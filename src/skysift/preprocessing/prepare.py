@@ -140,13 +140,16 @@ def transform_batches(
 ) -> Iterator[Batch]:
     """Yield ``pipeline.transform(batch, drop_bad=True)`` for each batch, in order.
 
-    With ``workers > 1`` the batches are prepared in that many processes
-    (one thread each) and only ``x``, ``extra``, ``object_id`` and
-    ``rejected`` come back; the values are the same as in one process.
+    Every batch is prepared on one thread (see
+    :mod:`skysift.preprocessing.parallel`); with ``workers > 1`` in that many
+    processes, and only ``x``, ``extra``, ``object_id`` and ``rejected`` come
+    back. The values are the same either way.
     """
     if workers == 1:
         for batch in batches:
-            yield pipeline.transform(batch, drop_bad=True)
+            with one_torch_thread(), limit_blas():
+                out = pipeline.transform(batch, drop_bad=True)
+            yield out
         return
     yield from imap_workers(_worker_transform, batches, workers=workers,
                             initializer=_worker_init, initargs=(pipeline.to_dict(),),
