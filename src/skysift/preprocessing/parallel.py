@@ -22,7 +22,7 @@ from typing import Any
 
 from skysift.exceptions import SkysiftError
 
-__all__ = ["imap_workers", "limit_blas", "one_torch_thread", "single_thread_worker"]
+__all__ = ["imap_workers", "limit_blas", "one_torch_thread", "set_worker_threads"]
 
 
 @contextlib.contextmanager
@@ -53,16 +53,19 @@ def limit_blas() -> contextlib.AbstractContextManager:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def single_thread_worker() -> None:
-    """Set a fresh worker process to one thread, before torch is imported.
+def set_worker_threads(threads: int | None) -> None:
+    """Size a fresh worker process's thread pools, before torch is imported.
 
-    torch sizes its OpenMP pool from these variables when it starts.
+    torch sizes its OpenMP pool from ``OMP_NUM_THREADS`` and
+    ``MKL_NUM_THREADS`` when it starts (None leaves them as they are);
+    Arrow's pool gets ``threads`` (at least 1).
     """
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
+    if threads:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
     import pyarrow as pa
 
-    pa.set_cpu_count(1)
+    pa.set_cpu_count(max(1, threads or 1))
 
 
 def imap_workers(
@@ -107,9 +110,8 @@ def imap_workers(
                 if ordered:
                     done = [pending.popleft()]
                 else:
-                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    done = [f for f in pending if f in finished]
-                    pending = deque(f for f in pending if f not in finished)
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    pending = deque(f for f in pending if f not in done)
                 for future in done:
                     try:
                         result = future.result()

@@ -21,7 +21,7 @@ from skysift.preprocessing.parallel import (
     imap_workers,
     limit_blas,
     one_torch_thread,
-    single_thread_worker,
+    set_worker_threads,
 )
 from skysift.preprocessing.pipeline import Batch, Pipeline, batch_from_arrow
 
@@ -69,14 +69,18 @@ def _fit_sample(store: Any, size: int) -> Batch:
     raise DataFormatError(f"{store.path}: the store is empty; nothing to prepare")
 
 
-def _prepare_chunk(pipeline: Pipeline, record_batch: Any) -> dict[str, Any]:
-    """Prepare one chunk of a store: the columns to write, and the rejects.
+def _transform(pipeline: Pipeline, batch: Batch) -> Batch:
+    """``pipeline.transform(batch, drop_bad=True)`` with torch and NumPy's BLAS on one thread.
 
-    Runs with torch and NumPy's BLAS on one thread (see
-    :mod:`skysift.preprocessing.parallel`).
+    See :mod:`skysift.preprocessing.parallel` for why one thread.
     """
     with one_torch_thread(), limit_blas():
-        batch = pipeline.transform(batch_from_arrow(record_batch), drop_bad=True)
+        return pipeline.transform(batch, drop_bad=True)
+
+
+def _prepare_chunk(pipeline: Pipeline, record_batch: Any) -> dict[str, Any]:
+    """Prepare one chunk of a store: the columns to write, and the rejects."""
+    batch = _transform(pipeline, batch_from_arrow(record_batch))
     x = batch["x"]
     out: dict[str, Any] = {"n": record_batch.num_rows, "rejected": batch["rejected"],
                            "columns": None}
@@ -122,7 +126,7 @@ _WORKER_PIPELINE: list[Pipeline] = []
 
 
 def _worker_init(pipeline: dict[str, Any]) -> None:
-    single_thread_worker()
+    set_worker_threads(1)
     _WORKER_PIPELINE[:] = [Pipeline.from_dict(pipeline)]
 
 
@@ -131,7 +135,7 @@ def _worker_prepare(record_batch: Any) -> dict[str, Any]:
 
 
 def _worker_transform(batch: Batch) -> Batch:
-    out = _WORKER_PIPELINE[0].transform(batch, drop_bad=True)
+    out = _transform(_WORKER_PIPELINE[0], batch)
     return {k: out[k] for k in ("x", "extra", "object_id", "rejected") if k in out}
 
 
@@ -147,9 +151,7 @@ def transform_batches(
     """
     if workers == 1:
         for batch in batches:
-            with one_torch_thread(), limit_blas():
-                out = pipeline.transform(batch, drop_bad=True)
-            yield out
+            yield _transform(pipeline, batch)
         return
     yield from imap_workers(_worker_transform, batches, workers=workers,
                             initializer=_worker_init, initargs=(pipeline.to_dict(),),

@@ -46,7 +46,12 @@ from typing import Any
 import numpy as np
 
 from skysift.exceptions import DataFormatError, SkysiftError
-from skysift.preprocessing.parallel import imap_workers, limit_blas, one_torch_thread
+from skysift.preprocessing.parallel import (
+    imap_workers,
+    limit_blas,
+    one_torch_thread,
+    set_worker_threads,
+)
 
 __all__ = ["ENGINES", "check_model_store", "predict_store", "prepare_records"]
 
@@ -641,14 +646,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(spec: dict[str, Any]) -> None:
-    if spec["threads"]:
-        # Before anything imports torch (the gp step does, lazily): its
-        # intra-op pool is sized from these at start.
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(spec["threads"])
-    import pyarrow as pa
-
-    pa.set_cpu_count(max(1, spec["threads"] or 1))
+    set_worker_threads(spec["threads"])  # before the gp step imports torch
     _WORKER["blas"] = limit_blas()
     _WORKER["engine"] = _open_engine(
         spec["engine"],

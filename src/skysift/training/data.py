@@ -356,16 +356,15 @@ def load_training_data(
     pipeline = Pipeline.from_config(pipeline_config or default_pipeline_config(store.kind))
     pipeline.fit(take_rows(raw, train[: max(len(train), 1)]))
     xs, extras, ys, ids, order = [], [], [], [], []
-    starts = range(0, len(keep), batch_size)
+    chunks = [np.arange(s, min(s + batch_size, len(keep))) for s in range(0, len(keep), batch_size)]
     # light curves through the gp step are prepared in a process per core
     # (skysift.preprocessing.prepare.auto_workers), with the same result
     outs = transform_batches(
         pipeline,
-        (take_rows(raw, np.arange(s, min(s + batch_size, len(keep)))) for s in starts),
+        (take_rows(raw, rows) for rows in chunks),
         workers=auto_workers(pipeline, len(keep), batch_size),
     )
-    for start, out in zip(starts, outs, strict=True):
-        rows = np.arange(start, min(start + batch_size, len(keep)))
+    for rows, out in zip(chunks, outs, strict=True):
         rejected += out["rejected"]
         good_ids = np.asarray(out["object_id"]).astype(str)
         index = {oid: r for oid, r in zip(np.asarray(raw["object_id"])[rows].astype(str), rows, strict=True)}
